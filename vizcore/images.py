@@ -1,0 +1,242 @@
+"""Turn untrusted image bytes into RGB pixel arrays, and provide the sample gallery.
+
+Every image vizcore works with is a C-contiguous ``numpy.ndarray`` of shape
+(height, width, 3), dtype ``uint8``, holding RGB values from 0 to 255.
+``decode_image`` is the only door for user uploads: whatever goes wrong inside
+Pillow comes out as a ``VizcoreError`` carrying one plain sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from vizcore.errors import VizcoreError
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+
+# Far below Pillow's own bomb limit (Image.MAX_IMAGE_PIXELS, about 89 million),
+# so that we refuse large images ourselves, with our own message, before decoding.
+MAX_PIXELS = 40_000_000
+MAX_FILE_BYTES = 64 * 2**20
+
+# Sample name -> file shipped inside scikit-image's skimage/data/ folder.
+# Only colour photos that ship with the package are listed, so loading never
+# needs the network. skimage.data.cat() is the same file as chelsea, so it is left out.
+_SAMPLE_FILES = {
+    "chelsea": "chelsea.png",
+    "coffee": "coffee.png",
+    "astronaut": "astronaut.png",
+    "rocket": "rocket.jpg",
+    "motorcycle_left": "motorcycle_left.png",
+    "hubble_deep_field": "hubble_deep_field.jpg",
+    "immunohistochemistry": "ihc.png",
+}
+SAMPLE_NAMES = tuple(_SAMPLE_FILES)
+
+_WHITE = 255
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+_MSG_EMPTY = "The file is empty, so there is no image to read."
+_MSG_NOT_IMAGE = (
+    "This file is not an image vizcore can read: "
+    "supported formats are JPEG, PNG, WebP, BMP, GIF and TIFF."
+)
+_MSG_DAMAGED = "This image file is damaged or incomplete, so vizcore cannot read it."
+_MSG_NO_PIXELS = "This image has a width or height of zero pixels, so there is nothing to show."
+_MSG_BAD_COLOURS = "This image uses a colour format that vizcore cannot convert to ordinary RGB colours."
+
+
+def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode untrusted image file bytes into an RGB pixel array.
+
+    Only the formats in ``ALLOWED_FORMATS`` are accepted. Animated GIFs and
+    multi-page TIFFs give their first frame. The EXIF orientation tag is
+    applied, transparent pixels are laid over white, and 16-bit, 32-bit and
+    floating-point pixels are rescaled to 0-255.
+
+    Args:
+        data: the raw bytes of an image file.
+        max_pixels: largest width x height (in pixels) accepted; checked from
+            the file header before any pixel data is decoded.
+
+    Returns:
+        A C-contiguous uint8 array of shape (height, width, 3), values 0-255.
+
+    Raises:
+        VizcoreError: the bytes are empty, not a supported image, damaged,
+            too large, or in a colour format that cannot be converted.
+    """
+    if not data:
+        raise VizcoreError(_MSG_EMPTY)
+    if len(data) > MAX_FILE_BYTES:
+        raise VizcoreError(
+            f"This file is {len(data) / 2**20:.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB vizcore accepts for an image."
+        )
+    # No warnings.catch_warnings() here: it swaps process-global filters and is not thread-safe under
+    # Streamlit. MAX_PIXELS is below Pillow's DecompressionBombWarning threshold, so _check_size refuses
+    # those images first anyway; Pillow's DecompressionBombError (2x the threshold) is still caught.
+    image = _open_first_frame(bytes(data), max_pixels)
+    pixels = _to_rgb_array(image)
+    return np.ascontiguousarray(pixels, dtype=np.uint8)
+
+
+def _open_first_frame(data: bytes, max_pixels: int) -> Image.Image:
+    """Open, size-check, load and orient the first frame of an image file."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise VizcoreError(_too_large_message(None, max_pixels)) from error
+    except Image.UnidentifiedImageError as error:
+        raise VizcoreError(_MSG_NOT_IMAGE) from error
+    except Exception as error:  # Pillow raises many types on malformed headers.
+        raise VizcoreError(_MSG_DAMAGED) from error
+
+    try:
+        image.seek(0)
+        _check_size(image.size, max_pixels)
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except VizcoreError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise VizcoreError(_too_large_message(image.size, max_pixels)) from error
+    except Exception as error:  # truncated data, bad EXIF, decoder failures
+        raise VizcoreError(_MSG_DAMAGED) from error
+
+
+def _check_size(size: tuple[int, int], max_pixels: int) -> None:
+    """Refuse images with no pixels or more than ``max_pixels`` pixels."""
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise VizcoreError(_MSG_NO_PIXELS)
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)  # never looser than Pillow's bomb limit
+    if width * height > limit:
+        raise VizcoreError(_too_large_message(size, limit))
+
+
+def _too_large_message(size: tuple[int, int] | None, max_pixels: int) -> str:
+    if size is None:  # Pillow refused it before telling us the size.
+        limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+        return f"This image is too large to process: the limit is {limit:,} pixels."
+    width, height = size
+    return (
+        f"This image is too large to process: {width} x {height} pixels "
+        f"is more than the limit of {max_pixels:,} pixels."
+    )
+
+
+def _to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Convert a loaded Pillow image of any supported mode to (H, W, 3) uint8."""
+    try:
+        if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+            grey = _scale_to_uint8(np.asarray(image))
+            return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
+        if image.mode in _ALPHA_MODES or "transparency" in image.info:
+            return _composite_on_white(np.asarray(image.convert("RGBA")))
+        return np.asarray(image.convert("RGB"))
+    except (ValueError, OSError) as error:
+        raise VizcoreError(_MSG_BAD_COLOURS) from error
+
+
+def _scale_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Rescale a 2-D array of 16-bit, 32-bit or float values to 0-255 uint8.
+
+    Unsigned 16-bit data, and 32-bit integer data whose values fit in 0-65535
+    (how older Pillow versions present 16-bit files), is scaled by its bit
+    depth, so 65535 becomes 255. Anything else is stretched from its own
+    minimum to its maximum; an image of a single value becomes black.
+    """
+    if values.dtype.kind == "u" or (
+        values.dtype.kind == "i" and values.size and values.min() >= 0 and values.max() <= 65535
+    ):
+        wide = values.astype(np.uint32)
+        return ((wide * 255 + 32767) // 65535).astype(np.uint8)
+
+    floats = values.astype(np.float64)
+    finite = np.isfinite(floats)
+    if not finite.any():
+        return np.zeros(values.shape, dtype=np.uint8)
+    low, high = floats[finite].min(), floats[finite].max()
+    floats = np.where(finite, floats, low)
+    if high == low:
+        return np.zeros(values.shape, dtype=np.uint8)
+    return np.rint((floats - low) * (255.0 / (high - low))).astype(np.uint8)
+
+
+def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
+    """Lay an (H, W, 4) uint8 RGBA array over a white background; returns (H, W, 3) uint8."""
+    colour = rgba[:, :, :3].astype(np.uint32)
+    alpha = rgba[:, :, 3:4].astype(np.uint32)
+    blended = (colour * alpha + _WHITE * (255 - alpha) + 127) // 255
+    return blended.astype(np.uint8)
+
+
+def image_hash(pixels: np.ndarray) -> str:
+    """Return a short, stable hex digest of a pixel array, for use as a cache key.
+
+    The digest covers the array's shape, dtype and bytes (in C order), and is
+    the first 16 hex characters of their SHA-1.
+    """
+    digest = hashlib.sha1()
+    digest.update(repr(tuple(pixels.shape)).encode("ascii"))
+    digest.update(pixels.dtype.str.encode("ascii"))
+    digest.update(np.ascontiguousarray(pixels).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def load_sample(name: str) -> np.ndarray:
+    """Load one of the bundled sample photos as a (H, W, 3) uint8 RGB array (0-255).
+
+    The files ship with scikit-image, so this works offline.
+
+    Raises:
+        VizcoreError: ``name`` is not one of ``SAMPLE_NAMES``.
+    """
+    if name not in _SAMPLE_FILES:
+        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
+        raise VizcoreError(
+            f"There is no sample image called {shown}: "
+            f"choose one of {', '.join(SAMPLE_NAMES)}."
+        )
+    return decode_image(_sample_path(name).read_bytes())
+
+
+def _sample_path(name: str) -> Path:
+    # Read the file straight from skimage/data/ instead of calling skimage.data.<name>(),
+    # which may go through pooch and try to fetch from the network.
+    import skimage.data
+
+    return Path(skimage.data.data_dir) / _SAMPLE_FILES[name]
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """Encode a uint8 pixel array, (H, W, 3) RGB or (H, W) greyscale, 0-255, as PNG bytes."""
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"encode_png needs uint8 pixels, got {pixels.dtype}")
+    if not (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] == 3)):
+        raise ValueError(f"encode_png needs an (H, W) or (H, W, 3) array, got shape {pixels.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def fit_to_model(pixels: np.ndarray, size: int) -> np.ndarray:
+    """The image as a model with a ``size`` x ``size`` input sees it: uint8 RGB, size x size x 3.
+
+    The shorter side is resized to ``size`` (area averaging when shrinking, so fine detail does not
+    alias; bicubic when enlarging) and the longer side is centre-cropped, the usual ImageNet
+    evaluation framing. Every method crops the same way, so maps line up with this picture.
+    """
+    height, width = pixels.shape[:2]
+    scale = size / min(height, width)
+    new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    resized = cv2.resize(pixels, (new_width, new_height), interpolation=interpolation)
+    top, left = (new_height - size) // 2, (new_width - size) // 2
+    return np.ascontiguousarray(resized[top : top + size, left : left + size])
