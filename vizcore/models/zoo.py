@@ -1,0 +1,130 @@
+"""keras.applications models with their real ImageNet weights, downloaded by Keras on first use.
+
+Keras keeps downloads in ``$KERAS_HOME/models`` (default ``~/.keras/models``) and reads them from
+there without the network afterwards, which is how an offline machine gets these models.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from vizcore.errors import VizcoreError
+from vizcore.models.class_names import imagenet_class_names
+from vizcore.models.preprocessing import get_preprocessing
+from vizcore.models.spec import ModelSpec, Presets
+
+
+def keras_weights_dir() -> str:
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(home, "models")
+
+
+def _imagenet_loader(constructor, display_name: str, weights_file: str):
+    def load() -> keras.Model:
+        try:
+            return constructor(weights="imagenet")
+        except Exception as error:  # a failed download surfaces as URLError, HTTPError, SSL, hash errors...
+            raise VizcoreError(
+                f"{display_name} needs its ImageNet weights and they could not be downloaded (offline?): "
+                f"place {weights_file} in {keras_weights_dir()}, then choose {display_name} again."
+            ) from error
+
+    return load
+
+
+def _zoo_spec(name, display_name, constructor, input_size, preprocessing, weights_file, presets) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        display_name=display_name,
+        loader=_imagenet_loader(constructor, display_name, weights_file),
+        input_size=input_size,
+        preprocessing=get_preprocessing(preprocessing),
+        class_names=imagenet_class_names,
+        presets=presets,
+        weights_file=weights_file,
+    )
+
+
+_VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+
+ZOO_SPECS = (
+    _zoo_spec(
+        "vgg16", "VGG16", keras.applications.VGG16, 224, "caffe",
+        "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        Presets(
+            explorer_layers=("block1_conv2", "block2_conv2", "block3_conv1", "block4_conv3", "block5_conv3"),
+            gradcam_layer="block5_conv3",
+            dream_layers={"block4_conv3": 1.0, "block5_conv2": 1.0},
+            style_layers=_VGG_STYLE_LAYERS,
+            content_layer="block5_conv2",
+        ),
+    ),
+    _zoo_spec(
+        "vgg19", "VGG19", keras.applications.VGG19, 224, "caffe",
+        "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+        Presets(
+            explorer_layers=("block1_conv2", "block2_conv2", "block3_conv1", "block4_conv4", "block5_conv4"),
+            gradcam_layer="block5_conv4",
+            dream_layers={"block4_conv4": 1.0, "block5_conv2": 1.0},
+            style_layers=_VGG_STYLE_LAYERS,
+            content_layer="block5_conv2",
+        ),
+    ),
+    _zoo_spec(
+        "resnet50", "ResNet50", keras.applications.ResNet50, 224, "caffe",
+        "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+        Presets(
+            explorer_layers=("conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
+            gradcam_layer="conv5_block3_out",
+            dream_layers={"conv3_block4_out": 1.0, "conv4_block6_out": 1.0},
+            style_layers=("conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
+            content_layer="conv4_block6_out",
+        ),
+    ),
+    _zoo_spec(
+        "inception_v3", "InceptionV3", keras.applications.InceptionV3, 299, "tf",
+        "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+        Presets(
+            explorer_layers=("mixed0", "mixed2", "mixed4", "mixed7", "mixed10"),
+            gradcam_layer="mixed10",
+            dream_layers={"mixed3": 1.0, "mixed5": 1.0},
+            style_layers=("mixed0", "mixed1", "mixed2", "mixed3", "mixed5"),
+            content_layer="mixed7",
+        ),
+    ),
+    _zoo_spec(
+        "mobilenet_v2", "MobileNetV2", keras.applications.MobileNetV2, 224, "tf",
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+        Presets(
+            explorer_layers=("Conv1_relu", "block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu", "out_relu"),
+            gradcam_layer="out_relu",
+            dream_layers={"block_6_expand_relu": 1.0, "block_13_expand_relu": 1.0},
+            style_layers=("Conv1_relu", "block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu"),
+            content_layer="block_13_expand_relu",
+        ),
+    ),
+    _zoo_spec(
+        "xception", "Xception", keras.applications.Xception, 299, "tf",
+        "xception_weights_tf_dim_ordering_tf_kernels.h5",
+        Presets(
+            explorer_layers=("block1_conv1_act", "block3_sepconv2_bn", "block4_sepconv2_bn", "block13_sepconv2_bn", "block14_sepconv2_act"),
+            gradcam_layer="block14_sepconv2_act",
+            dream_layers={"block4_sepconv2_bn": 1.0, "block8_sepconv3_bn": 1.0},
+            style_layers=("block1_conv1_act", "block2_sepconv2_bn", "block3_sepconv2_bn", "block4_sepconv2_bn", "block5_sepconv3_bn"),
+            content_layer="block8_sepconv3_bn",
+        ),
+    ),
+    _zoo_spec(
+        "efficientnet_b0", "EfficientNetB0", keras.applications.EfficientNetB0, 224, "none",
+        "efficientnetb0.h5",
+        Presets(
+            explorer_layers=("stem_activation", "block2b_add", "block3b_add", "block4c_add", "block6d_add", "top_activation"),
+            gradcam_layer="top_activation",
+            dream_layers={"block4c_add": 1.0, "block5c_add": 1.0},
+            style_layers=("stem_activation", "block2b_add", "block3b_add", "block4c_add", "block5c_add"),
+            content_layer="block5c_add",
+        ),
+    ),
+)
