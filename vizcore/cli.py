@@ -1,0 +1,183 @@
+"""``python -m vizcore <method> ...``: a thin shell over the same functions the pages call.
+
+Conventions shared by every method: ``--model NAME`` picks a registry model, ``--out PATH.png``
+writes the picture, ``--array PATH.npy`` the raw result, ``--json`` prints a summary on stdout.
+IMAGE is a file path or ``sample:NAME`` for a bundled photo. A user error prints one sentence
+on stderr and exits with status 2; ``VIZCORE_DEBUG=1`` shows tracebacks for bug reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+SAMPLE_PREFIX = "sample:"
+
+
+class _OneSentenceParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise _UsageError(f"{message[0].upper()}{message[1:].rstrip('.')} (see python -m vizcore --help).")
+
+
+class _UsageError(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Hide the C++ log lines TensorFlow writes straight to fd 2 while it loads."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _import_vizcore():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_silenced():
+        import keras
+
+        import vizcore
+        import vizcore.models  # loads TensorFlow here, where its start-up noise is hidden
+
+    keras.config.disable_interactive_logging()  # download progress bars would corrupt --json stdout
+    return vizcore
+
+
+def read_image(argument: str):
+    """RGB uint8 pixels from a path or ``sample:NAME``."""
+    from vizcore import images
+    from vizcore.errors import VizcoreError
+
+    if argument.startswith(SAMPLE_PREFIX):
+        return images.load_sample(argument[len(SAMPLE_PREFIX):])
+    try:
+        with open(argument, "rb") as stream:
+            data = stream.read(images.MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise VizcoreError(f"There is no file at {argument}.") from None
+    except IsADirectoryError:
+        raise VizcoreError(f"{argument} is a folder, not an image file.") from None
+    except OSError as error:
+        raise VizcoreError(f"{argument} could not be read ({error.strerror}).") from None
+    return images.decode_image(data)
+
+
+def _write_outputs(args, picture=None, array=None) -> None:
+    import numpy as np
+
+    from vizcore import images
+    from vizcore.errors import VizcoreError
+
+    try:
+        if getattr(args, "out", None) and picture is not None:
+            with open(args.out, "wb") as stream:
+                stream.write(images.encode_png(picture))
+        if getattr(args, "array", None) and array is not None:
+            np.save(args.array, array)
+    except OSError as error:
+        raise VizcoreError(f"Could not write the output file ({error.strerror}: {error.filename}).") from None
+
+
+def _add_output_options(parser, picture_help: str, array_help: str) -> None:
+    parser.add_argument("--out", metavar="PATH.png", help=picture_help)
+    parser.add_argument("--array", metavar="PATH.npy", help=array_help)
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneSentenceParser(prog="python -m vizcore", description=__doc__.split("\n\n")[0])
+    methods = parser.add_subparsers(dest="method", metavar="METHOD", parser_class=_OneSentenceParser)
+    methods.required = True
+
+    methods.add_parser("models", help="list the models and whether each works offline").add_argument(
+        "--json", action="store_true", help="print JSON instead of a table"
+    )
+
+    predict = methods.add_parser("predict", help="top-k ImageNet classes for an image")
+    predict.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
+    predict.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    predict.add_argument("--top", type=int, default=5, metavar="K", help="how many classes (default 5)")
+    _add_output_options(predict, "the image as the model sees it", "the full probability vector")
+    return parser
+
+
+def run_models(args, vizcore) -> None:
+    from vizcore.models import weights_available_offline
+
+    rows = [
+        {
+            "name": spec.name,
+            "display_name": spec.display_name,
+            "input_size": spec.input_size,
+            "available_offline": weights_available_offline(spec),
+            "weights_file": spec.weights_file,
+        }
+        for spec in vizcore.MODELS.values()
+    ]
+    if args.json:
+        print(json.dumps({"models": rows}, indent=2))
+        return
+    for row in rows:
+        state = "offline" if row["available_offline"] else f"downloads {row['weights_file']} on first use"
+        print(f"{row['name']:<18} {row['input_size']:>3} px  {state}")
+
+
+def run_predict(args, vizcore) -> None:
+    from vizcore.images import fit_to_model
+
+    model_name = args.model or vizcore.DEFAULT_MODEL
+    vizcore.get_spec(model_name)  # an unknown name fails before the slow load
+    pixels = read_image(args.image)
+    model = vizcore.load_model(model_name)
+    probabilities = vizcore.class_probabilities(model, pixels)
+    predictions = vizcore.top_predictions(model, pixels, args.top)
+    _write_outputs(args, picture=fit_to_model(pixels, model.spec.input_size), array=probabilities)
+    if args.json:
+        print(json.dumps({"model": model_name, "predictions": [p.as_dict() for p in predictions]}, indent=2))
+        return
+    for rank, prediction in enumerate(predictions, start=1):
+        print(f"{rank:>2}. {prediction.label} ({prediction.index})  {prediction.probability:.1%}")
+
+
+RUNNERS = {"models": run_models, "predict": run_predict}
+
+
+def main(argv: list[str] | None = None) -> int:
+    debug = os.environ.get("VIZCORE_DEBUG") == "1"
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USER_ERROR
+    vizcore = _import_vizcore()
+    try:
+        RUNNERS[args.method](args, vizcore)
+    except vizcore.VizcoreError as error:
+        if debug:
+            raise
+        print(error, file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return 130
+    except Exception as error:  # the last line of defence: a bug still gets one sentence
+        if debug:
+            raise
+        print(
+            f"vizcore hit an internal error ({type(error).__name__}: {error}); rerun with VIZCORE_DEBUG=1 for details.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
+    return 0

@@ -1,0 +1,51 @@
+"""Top-k ImageNet predictions for one image, and the image as the model sees it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from vizcore.errors import VizcoreError
+from vizcore.images import fit_to_model
+from vizcore.models.spec import LoadedModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    label: str
+    probability: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@tf.function(reduce_retracing=True)
+def _forward(model, batch):
+    return model(batch, training=False)
+
+
+def model_input(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
+    """A batch of one in model space (float32, 1 x S x S x 3) from RGB uint8 pixels of any size."""
+    fitted = fit_to_model(pixels, loaded.spec.input_size).astype(np.float32)
+    return np.asarray(loaded.spec.preprocessing.to_model(fitted), dtype=np.float32)[None]
+
+
+def class_probabilities(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
+    """The model's output for one image: a float32 vector of class probabilities."""
+    batch = tf.constant(model_input(loaded, pixels))
+    with loaded.lock:
+        output = _forward(loaded.keras_model, batch)
+    return np.asarray(output, dtype=np.float32)[0]
+
+
+def top_predictions(loaded: LoadedModel, pixels: np.ndarray, top_k: int = 5) -> list[Prediction]:
+    """The ``top_k`` most probable classes for RGB uint8 ``pixels``, highest first."""
+    probabilities = class_probabilities(loaded, pixels)
+    if not 1 <= top_k <= probabilities.shape[0]:
+        raise VizcoreError(f"Top-k must be between 1 and {probabilities.shape[0]}, not {top_k}.")
+    names = loaded.class_names
+    order = np.argsort(probabilities)[::-1][:top_k]
+    return [Prediction(int(index), names[index], float(probabilities[index])) for index in order]
