@@ -15,6 +15,7 @@ from vizcore.images import (
     SAMPLE_NAMES,
     decode_image,
     encode_png,
+    fit_to_model,
     image_hash,
     load_sample,
 )
@@ -449,3 +450,17 @@ def test_encode_png_accepts_greyscale():
 def test_encode_png_rejects_wrong_dtype():
     with pytest.raises(ValueError):
         encode_png(np.zeros((4, 4, 3), dtype=np.float32))
+
+
+@pytest.mark.parametrize("shape", [(300, 451), (451, 300), (100, 100), (10, 3000), (2000, 1500)])
+def test_fit_to_model_gives_the_model_square(shape):
+    pixels = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    fitted = fit_to_model(pixels, 224)
+    assert fitted.shape == (224, 224, 3) and fitted.dtype == np.uint8 and fitted.flags.c_contiguous
+
+
+def test_fit_to_model_crops_the_centre():
+    pixels = np.zeros((200, 600, 3), np.uint8)
+    pixels[:, 200:400] = 255  # a white centre band, exactly the centre square
+    fitted = fit_to_model(pixels, 100)
+    assert fitted.min() >= 250

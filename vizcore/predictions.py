@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -49,3 +51,24 @@ def top_predictions(loaded: LoadedModel, pixels: np.ndarray, top_k: int = 5) -> 
     names = loaded.class_names
     order = np.argsort(probabilities)[::-1][:top_k]
     return [Prediction(int(index), names[index], float(probabilities[index])) for index in order]
+
+
+CSV_COLUMNS = ("rank", "index", "label", "probability")
+
+
+def predictions_record(predictions: list[Prediction], parameters: dict) -> dict:
+    """The JSON download: what produced the result (model, image, top_k...) and the ranked classes."""
+    return {
+        "parameters": parameters,
+        "predictions": [dict(rank=rank, **p.as_dict()) for rank, p in enumerate(predictions, start=1)],
+    }
+
+
+def predictions_csv(predictions: list[Prediction], parameters: dict) -> str:
+    """The CSV download: one row per class, with the parameters repeated as trailing columns."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*CSV_COLUMNS, *parameters])
+    for row in predictions_record(predictions, parameters)["predictions"]:
+        writer.writerow([*(row[column] for column in CSV_COLUMNS), *parameters.values()])
+    return buffer.getvalue()

@@ -34,11 +34,22 @@ def _imagenet_loader(constructor, display_name: str, weights_file: str):
     return load
 
 
-def _zoo_spec(name, display_name, constructor, input_size, preprocessing, weights_file, presets) -> ModelSpec:
+# name -> keras.applications constructor: the architectures, buildable offline with weights=None.
+ARCHITECTURES = {
+    "vgg16": keras.applications.VGG16,
+    "vgg19": keras.applications.VGG19,
+    "resnet50": keras.applications.ResNet50,
+    "inception_v3": keras.applications.InceptionV3,
+    "mobilenet_v2": keras.applications.MobileNetV2,
+    "xception": keras.applications.Xception,
+    "efficientnet_b0": keras.applications.EfficientNetB0,
+}
+
+def _zoo_spec(name, display_name, input_size, preprocessing, weights_file, presets) -> ModelSpec:
     return ModelSpec(
         name=name,
         display_name=display_name,
-        loader=_imagenet_loader(constructor, display_name, weights_file),
+        loader=_imagenet_loader(ARCHITECTURES[name], display_name, weights_file),
         input_size=input_size,
         preprocessing=get_preprocessing(preprocessing),
         class_names=imagenet_class_names,
@@ -51,7 +62,7 @@ _VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_con
 
 ZOO_SPECS = (
     _zoo_spec(
-        "vgg16", "VGG16", keras.applications.VGG16, 224, "caffe",
+        "vgg16", "VGG16", 224, "caffe",
         "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
         Presets(
             explorer_layers=("block1_conv2", "block2_conv2", "block3_conv1", "block4_conv3", "block5_conv3"),
@@ -62,7 +73,7 @@ ZOO_SPECS = (
         ),
     ),
     _zoo_spec(
-        "vgg19", "VGG19", keras.applications.VGG19, 224, "caffe",
+        "vgg19", "VGG19", 224, "caffe",
         "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
         Presets(
             explorer_layers=("block1_conv2", "block2_conv2", "block3_conv1", "block4_conv4", "block5_conv4"),
@@ -73,7 +84,7 @@ ZOO_SPECS = (
         ),
     ),
     _zoo_spec(
-        "resnet50", "ResNet50", keras.applications.ResNet50, 224, "caffe",
+        "resnet50", "ResNet50", 224, "caffe",
         "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
         Presets(
             explorer_layers=("conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
@@ -84,7 +95,7 @@ ZOO_SPECS = (
         ),
     ),
     _zoo_spec(
-        "inception_v3", "InceptionV3", keras.applications.InceptionV3, 299, "tf",
+        "inception_v3", "InceptionV3", 299, "tf",
         "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
         Presets(
             explorer_layers=("mixed0", "mixed2", "mixed4", "mixed7", "mixed10"),
@@ -95,7 +106,7 @@ ZOO_SPECS = (
         ),
     ),
     _zoo_spec(
-        "mobilenet_v2", "MobileNetV2", keras.applications.MobileNetV2, 224, "tf",
+        "mobilenet_v2", "MobileNetV2", 224, "tf",
         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
         Presets(
             explorer_layers=("Conv1_relu", "block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu", "out_relu"),
@@ -106,7 +117,7 @@ ZOO_SPECS = (
         ),
     ),
     _zoo_spec(
-        "xception", "Xception", keras.applications.Xception, 299, "tf",
+        "xception", "Xception", 299, "tf",
         "xception_weights_tf_dim_ordering_tf_kernels.h5",
         Presets(
             explorer_layers=("block1_conv1_act", "block3_sepconv2_bn", "block4_sepconv2_bn", "block13_sepconv2_bn", "block14_sepconv2_act"),
@@ -117,7 +128,7 @@ ZOO_SPECS = (
         ),
     ),
     _zoo_spec(
-        "efficientnet_b0", "EfficientNetB0", keras.applications.EfficientNetB0, 224, "none",
+        "efficientnet_b0", "EfficientNetB0", 224, "none",
         "efficientnetb0.h5",
         Presets(
             explorer_layers=("stem_activation", "block2b_add", "block3b_add", "block4c_add", "block6d_add", "top_activation"),

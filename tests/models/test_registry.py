@@ -1,0 +1,95 @@
+import keras
+import numpy as np
+import pytest
+
+from vizcore import models
+from vizcore.errors import VizcoreError
+from vizcore.models import zoo
+from vizcore.models.class_names import imagenet_class_names
+
+KERAS_PREPROCESS = {
+    "vgg16": keras.applications.vgg16.preprocess_input,
+    "vgg19": keras.applications.vgg19.preprocess_input,
+    "resnet50": keras.applications.resnet50.preprocess_input,
+    "inception_v3": keras.applications.inception_v3.preprocess_input,
+    "mobilenet_v2": keras.applications.mobilenet_v2.preprocess_input,
+    "xception": keras.applications.xception.preprocess_input,
+    "efficientnet_b0": keras.applications.efficientnet.preprocess_input,
+}
+
+
+def test_registry_has_the_embedded_default_and_the_zoo():
+    assert models.DEFAULT_MODEL == "efficientnet_lite0"
+    assert set(KERAS_PREPROCESS) | {"efficientnet_lite0"} == set(models.MODELS)
+    assert models.get_spec("efficientnet_lite0").embedded
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(VizcoreError, match="choose one of efficientnet_lite0, vgg16"):
+        models.get_spec("alexnet")
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_PREPROCESS))
+def test_zoo_preprocessing_matches_keras(name):
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
+    ours = models.get_spec(name).preprocessing.to_model(pixels.copy())
+    theirs = KERAS_PREPROCESS[name](pixels.copy())
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_PREPROCESS))
+def test_zoo_presets_name_real_layers(name):
+    spec = models.get_spec(name)
+    size = spec.input_size
+    base = zoo.ARCHITECTURES[name](weights=None, include_top=False, input_shape=(size, size, 3))
+    layer_names = {layer.name for layer in base.layers}
+    presets = spec.presets
+    wanted = {*presets.explorer_layers, presets.gradcam_layer, *presets.dream_layers, *presets.style_layers, presets.content_layer}
+    assert wanted <= layer_names, wanted - layer_names
+    assert len(base.get_layer(presets.gradcam_layer).output.shape) == 4
+    keras.backend.clear_session()
+
+
+def test_embedded_presets_name_real_layers(embedded_model):
+    layer_names = {layer.name for layer in embedded_model.keras_model.layers}
+    presets = embedded_model.spec.presets
+    wanted = {*presets.explorer_layers, presets.gradcam_layer, *presets.dream_layers, *presets.style_layers, presets.content_layer}
+    assert wanted <= layer_names
+
+
+@pytest.mark.parametrize("mode", sorted(models.PREPROCESSING))
+def test_preprocessing_round_trips(mode):
+    pixels = np.random.default_rng(1).uniform(0, 255, (4, 5, 3)).astype(np.float32)
+    preprocessing = models.get_preprocessing(mode)
+    np.testing.assert_allclose(preprocessing.to_pixels(preprocessing.to_model(pixels)), pixels, atol=1e-3)
+
+
+def test_offline_zoo_model_names_the_file_to_place(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3] Temporary failure")
+
+    monkeypatch.setattr(keras.src.utils.file_utils, "get_file", offline)
+    with pytest.raises(VizcoreError) as caught:
+        models.load_model("mobilenet_v2")
+    message = str(caught.value)
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5" in message
+    assert str(tmp_path / "models") in message
+    assert "\n" not in message and message.endswith(".")
+
+
+def test_weights_available_offline_follows_the_keras_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    spec = models.get_spec("resnet50")
+    assert not models.weights_available_offline(spec)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / spec.weights_file).write_bytes(b"")
+    assert models.weights_available_offline(spec)
+    assert models.weights_available_offline(models.get_spec("efficientnet_lite0"))
+
+
+def test_imagenet_class_names_are_complete_and_unique():
+    names = imagenet_class_names()
+    assert len(names) == 1000 and len(set(names)) == 1000
+    assert names[281] == "tabby" and names[285] == "Egyptian cat" and names[967] == "espresso"

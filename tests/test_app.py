@@ -1,0 +1,108 @@
+"""The dashboard as a user drives it, through Streamlit's AppTest."""
+
+import io
+import json
+import os
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APP = os.path.join(ROOT, "app.py")
+PAGES = [
+    "pages/predictions.py",
+    "pages/activations.py",
+    "pages/filters.py",
+    "pages/occlusion_saliency.py",
+    "pages/gradcam.py",
+    "pages/deepdream.py",
+    "pages/style_transfer.py",
+]
+CAT_LABELS = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
+
+
+@pytest.fixture
+def app():
+    return AppTest.from_file(APP, default_timeout=180).run()
+
+
+def chart_labels(at):
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return spec["data"][0]["y"]
+
+
+def assert_healthy(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_default_run_shows_cat_predictions(app):
+    assert_healthy(app)
+    assert app.title[0].value == "Predictions"
+    assert app.sidebar.selectbox(key="model_choice").value == "efficientnet_lite0"
+    assert app.sidebar.selectbox(key="sample_choice").value == "chelsea"
+    labels = chart_labels(app)
+    assert len(labels) == 5 and labels[0].startswith(CAT_LABELS)
+    assert any(caption.value.startswith("Model time:") for caption in app.caption)
+    assert [button.label for button in app.get("download_button")] == ["Download CSV", "Download JSON"]
+    assert any("Computing on:" in caption.value for caption in app.sidebar.caption)
+
+
+def test_top_k_slider_changes_the_chart(app):
+    app.slider(key="predictions_top_k").set_value(12).run()
+    assert_healthy(app)
+    assert len(chart_labels(app)) == 12
+
+
+def test_switching_pages_keeps_model_and_image(app):
+    app.sidebar.selectbox(key="sample_choice").set_value("coffee").run()
+    assert chart_labels(app)[0].startswith(("espresso", "cup", "coffee mug"))
+    for page in PAGES[1:]:
+        app.switch_page(page).run()
+        assert_healthy(app)
+        assert app.sidebar.selectbox(key="sample_choice").value == "coffee"
+        assert app.sidebar.selectbox(key="model_choice").value == "efficientnet_lite0"
+    app.switch_page("pages/predictions.py").run()
+    assert app.title[0].value == "Predictions"
+    assert chart_labels(app)[0].startswith(("espresso", "cup", "coffee mug"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_opens_with_two_plain_sentences(app, page):
+    app.switch_page(page).run()
+    assert_healthy(app)
+    intro = app.markdown[0].value
+    assert intro.count(". ") >= 1 and intro.endswith(".")
+    if page != "pages/predictions.py":
+        assert "not built yet" in app.info[0].value
+        assert not app.main.get("plotly_chart") and not app.main.get("image")
+
+
+def _upload(app, name, data, mime):
+    app.sidebar.radio(key="image_source").set_value("Upload").run()
+    app.sidebar.file_uploader[0].set_value((name, data, mime)).run()
+
+
+def test_uploaded_image_is_used(app, coffee):
+    buffer = io.BytesIO()
+    Image.fromarray(coffee).save(buffer, "PNG")
+    _upload(app, "my_coffee.png", buffer.getvalue(), "image/png")
+    assert_healthy(app)
+    assert chart_labels(app)[0].startswith(("espresso", "cup", "coffee mug"))
+    assert "my_coffee.png" in app.sidebar.get("image")[0].proto.imgs[0].caption
+
+
+def test_bad_upload_is_one_sentence_and_keeps_working(app):
+    _upload(app, "notes.png", b"this is not an image", "image/png")
+    assert_healthy(app)
+    assert "not an image vizcore can read" in app.sidebar.error[0].value
+    assert chart_labels(app)[0].startswith(CAT_LABELS)  # still serving the sample
+
+
+def test_offline_zoo_model_keeps_the_previous_model(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache: VGG16 must be downloaded, which fails here
+    app.sidebar.selectbox(key="model_choice").set_value("vgg16").run()
+    assert_healthy(app)
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels.h5" in app.sidebar.error[0].value
+    assert app.sidebar.selectbox(key="model_choice").value == "efficientnet_lite0"
+    assert chart_labels(app)[0].startswith(CAT_LABELS)

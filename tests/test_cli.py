@@ -1,0 +1,98 @@
+"""The CLI as a user runs it: a subprocess, its exit status, stdout and stderr."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    env.pop("VIZCORE_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "vizcore", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def assert_one_sentence_error(result):
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and lines[0].endswith(".")
+    return lines[0]
+
+
+def test_predict_json_on_a_file(tmp_path, chelsea):
+    image = tmp_path / "cat.jpg"
+    Image.fromarray(chelsea).save(image, quality=95)
+    view, array = tmp_path / "view.png", tmp_path / "probabilities.npy"
+    result = run_cli("predict", str(image), "--top", "3", "--json", "--out", str(view), "--array", str(array))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    summary = json.loads(result.stdout)
+    assert summary["model"] == "efficientnet_lite0"
+    assert [set(p) for p in summary["predictions"]] == [{"index", "label", "probability"}] * 3
+    assert 281 <= summary["predictions"][0]["index"] <= 285
+    probabilities = [p["probability"] for p in summary["predictions"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert Image.open(view).size == (224, 224)
+    saved = np.load(array)
+    assert saved.shape == (1000,) and saved.argmax() == summary["predictions"][0]["index"]
+
+
+def test_predict_table_on_a_sample():
+    result = run_cli("predict", "sample:coffee", "--top", "2")
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(" 1. ") and ("espresso" in first or "cup" in first)
+
+
+def test_models_lists_offline_availability(tmp_path):
+    result = run_cli("models", "--json", env_extra={"KERAS_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)["models"]}
+    assert rows["efficientnet_lite0"]["available_offline"] is True
+    assert rows["vgg16"]["available_offline"] is False
+    assert len(rows) == 8
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["predict", "/no/such/file.png"], "There is no file at /no/such/file.png."),
+        (["predict", "sample:chelsea", "--model", "alexnet"], "Unknown model 'alexnet'"),
+        (["predict", "sample:unicorn"], "There is no sample image called 'unicorn'"),
+        (["predict", "sample:chelsea", "--top", "0"], "Top-k must be between 1 and 1000"),
+        (["predict", "sample:chelsea", "--top", "many"], "Argument --top: invalid int value"),
+        (["paint", "sample:chelsea"], "invalid choice: 'paint'"),
+        (["predict"], "The following arguments are required: IMAGE"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_exit_2(args, expected):
+    assert expected in assert_one_sentence_error(run_cli(*args))
+
+
+def test_a_text_file_named_png_is_refused(tmp_path):
+    fake = tmp_path / "notes.png"
+    fake.write_text("not a picture")
+    assert "not an image vizcore can read" in assert_one_sentence_error(run_cli("predict", str(fake)))
+
+
+def test_unwritable_output_is_one_sentence(tmp_path):
+    line = assert_one_sentence_error(run_cli("predict", "sample:chelsea", "--out", str(tmp_path / "missing" / "x.png")))
+    assert line.startswith("Could not write the output file")
+
+
+def test_offline_zoo_model_is_one_sentence(tmp_path):
+    # No network here or in CI: the download fails, and the sentence names the file to place.
+    line = assert_one_sentence_error(
+        run_cli("predict", "sample:chelsea", "--model", "mobilenet_v2", env_extra={"KERAS_HOME": str(tmp_path)})
+    )
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5" in line

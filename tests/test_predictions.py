@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from vizcore import predictions
+from vizcore.errors import VizcoreError
+from vizcore.images import fit_to_model
+from vizcore.models import get_preprocessing
+
+CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+COFFEE_CLASSES = {967, 968, 504}  # espresso, cup, coffee mug
+
+
+def test_chelsea_is_a_cat(embedded_model, chelsea):
+    top = predictions.top_predictions(embedded_model, chelsea, top_k=5)
+    assert top[0].index in CAT_CLASSES
+    assert sum(p.probability for p in top if p.index in CAT_CLASSES) > 0.5
+
+
+def test_coffee_is_espresso_or_a_cup(embedded_model, coffee):
+    top = predictions.top_predictions(embedded_model, coffee, top_k=3)
+    assert top[0].index in COFFEE_CLASSES
+    assert top[0].label == embedded_model.class_names[top[0].index]
+
+
+def test_predictions_are_sorted_probabilities(embedded_model, chelsea):
+    top = predictions.top_predictions(embedded_model, chelsea, top_k=10)
+    probabilities = [p.probability for p in top]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert len({p.index for p in top}) == 10
+    full = predictions.class_probabilities(embedded_model, chelsea)
+    assert full.shape == (1000,) and abs(float(full.sum()) - 1.0) < 1e-4
+    assert probabilities[0] == pytest.approx(float(full.max()))
+
+
+@pytest.mark.parametrize("top_k", [0, 1001])
+def test_top_k_out_of_range_is_a_clear_error(embedded_model, chelsea, top_k):
+    with pytest.raises(VizcoreError, match="between 1 and 1000"):
+        predictions.top_predictions(embedded_model, chelsea, top_k=top_k)
+
+
+def test_any_image_size_is_accepted(embedded_model):
+    wide = np.random.default_rng(0).integers(0, 256, (8, 2000, 3), dtype=np.uint8)
+    assert predictions.class_probabilities(embedded_model, wide).shape == (1000,)
+
+
+def test_lite_preprocessing_beats_torch_normalisation(embedded_model, chelsea, coffee):
+    """(x - 127) / 128 is the checkpoint's own preprocessing: the true classes get more mass than with mean/std."""
+    model = embedded_model.keras_model
+    torch_mode = get_preprocessing("torch")
+    for pixels, true_classes in ((chelsea, list(CAT_CLASSES)), (coffee, [967])):
+        fitted = fit_to_model(pixels, 224).astype(np.float32)
+        with_lite = np.asarray(model(embedded_model.spec.preprocessing.to_model(fitted)[None]))[0]
+        with_torch = np.asarray(model(torch_mode.to_model(fitted)[None].astype(np.float32)))[0]
+        assert with_lite[true_classes].sum() > with_torch[true_classes].sum()
+
+
+def test_model_input_is_the_preprocessed_crop(embedded_model, chelsea):
+    batch = predictions.model_input(embedded_model, chelsea)
+    assert batch.shape == (1, 224, 224, 3) and batch.dtype == np.float32
+    np.testing.assert_allclose(batch[0] * 128 + 127, fit_to_model(chelsea, 224), atol=1e-3)
+
+
+def test_forward_is_traced_once_for_many_images(embedded_model):
+    rng = np.random.default_rng(2)
+    predictions.class_probabilities(embedded_model, rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    before = predictions._forward.experimental_get_tracing_count()
+    for height, width in ((100, 120), (640, 480), (224, 224), (50, 900)):
+        predictions.class_probabilities(embedded_model, rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    assert predictions._forward.experimental_get_tracing_count() == before
+
+
+def test_downloads_carry_the_parameters(embedded_model, chelsea):
+    top = predictions.top_predictions(embedded_model, chelsea, top_k=3)
+    parameters = {"model": "efficientnet_lite0", "image": "sample:chelsea", "top_k": 3}
+    record = predictions.predictions_record(top, parameters)
+    assert record["parameters"] == parameters
+    assert [row["rank"] for row in record["predictions"]] == [1, 2, 3]
+    lines = predictions.predictions_csv(top, parameters).strip().splitlines()
+    assert lines[0] == "rank,index,label,probability,model,image,top_k"
+    assert len(lines) == 4 and lines[1].startswith(f"1,{top[0].index},{top[0].label},")
+    assert lines[1].endswith(",efficientnet_lite0,sample:chelsea,3")

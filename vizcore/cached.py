@@ -1,0 +1,56 @@
+"""Streamlit's caches around vizcore calls: the only vizcore module that imports streamlit.
+
+Thread safety. Streamlit runs every session's script in its own thread, and
+``st.cache_resource`` hands each of them the same LoadedModel. vizcore never mutates a shared
+model (methods that need a modified model build their own copy), and every call into the Keras
+model holds ``LoadedModel.lock``. The lock is taken per forward pass or per optimisation step,
+never around a whole long run, so several sessions interleave fairly on one model; TensorFlow
+still uses all cores inside each call.
+
+Results go through ``st.cache_data`` (a pickled copy per reader), keyed by model name, image
+hash and parameters; the pixels themselves are passed unhashed (``_pixels``) next to their hash.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import streamlit as st
+
+from vizcore import images, models, predictions
+from vizcore.device import device_summary
+
+
+@st.cache_resource(show_spinner=False, max_entries=3)
+def shared_model(name: str) -> models.LoadedModel:
+    """The process-wide model, traced once on a blank image so no user's first request pays for it."""
+    loaded = models.load_model(name)
+    size = loaded.spec.input_size
+    predictions.class_probabilities(loaded, np.zeros((size, size, 3), np.uint8))
+    return loaded
+
+
+@st.cache_resource(show_spinner=False)
+def cached_device_summary() -> str:
+    return device_summary()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def sample_pixels(name: str) -> np.ndarray:
+    return images.load_sample(name)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def uploaded_pixels(data: bytes) -> np.ndarray:
+    return images.decode_image(data)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def top_predictions(
+    model_name: str, image_key: str, _pixels: np.ndarray, top_k: int
+) -> tuple[list[predictions.Prediction], float]:
+    """The top-k predictions and the seconds the model took when they were computed."""
+    start = time.perf_counter()
+    result = predictions.top_predictions(shared_model(model_name), _pixels, top_k)
+    return result, time.perf_counter() - start
