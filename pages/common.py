@@ -82,11 +82,13 @@ def _image_picker() -> tuple[str, np.ndarray]:
         upload = st.sidebar.file_uploader(
             "Image file", type=UPLOAD_TYPES, key=UPLOAD, help="JPEG, PNG, WebP, BMP, GIF or TIFF."
         )
-        if upload is not None:
+        if upload is None:
+            st.session_state.pop(ACTIVE_UPLOAD, None)  # the user removed the file
+        else:
             try:
                 st.session_state[ACTIVE_UPLOAD] = (upload.name, cached.uploaded_pixels(upload.getvalue()))
             except VizcoreError as error:
-                st.sidebar.error(f"{upload.name}: {error}")
+                st.sidebar.error(f"{upload.name}: {error}")  # the previous image stays in use
         if ACTIVE_UPLOAD in st.session_state:
             return st.session_state[ACTIVE_UPLOAD]
         st.sidebar.info("No image uploaded yet: using the sample photo below.")

@@ -106,3 +106,13 @@ def test_offline_zoo_model_keeps_the_previous_model(app, tmp_path, monkeypatch):
     assert "vgg16_weights_tf_dim_ordering_tf_kernels.h5" in app.sidebar.error[0].value
     assert app.sidebar.selectbox(key="model_choice").value == "efficientnet_lite0"
     assert chart_labels(app)[0].startswith(CAT_LABELS)
+
+
+def test_bad_upload_after_a_good_one_keeps_the_good_one(app, coffee):
+    buffer = io.BytesIO()
+    Image.fromarray(coffee).save(buffer, "JPEG")
+    _upload(app, "coffee.jpg", buffer.getvalue(), "image/jpeg")
+    app.sidebar.file_uploader[0].set_value(("broken.jpg", buffer.getvalue()[:500], "image/jpeg")).run()
+    assert_healthy(app)
+    assert "damaged or incomplete" in app.sidebar.error[0].value
+    assert chart_labels(app)[0].startswith(("espresso", "cup", "coffee mug"))
