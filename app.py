@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="vizcore", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="vizcore", page_icon=":material/visibility:", layout="wide")
 
 from pages.common import render_sidebar  # noqa: E402  (set_page_config must come first)
 
@@ -10,13 +10,13 @@ from pages.common import render_sidebar  # noqa: E402  (set_page_config must com
 # Streamlit's first run in a process (and every AppTest run) goes through the legacy pages-folder
 # runner, which would match a stem-named page directly and skip this script, and so the sidebar.
 PAGES = [
-    st.Page("pages/predictions.py", title="Predictions", icon="🏷️", url_path="top-classes", default=True),
-    st.Page("pages/activations.py", title="Activation explorer", icon="🧩", url_path="activation-explorer"),
-    st.Page("pages/filters.py", title="Filter gallery", icon="🎨", url_path="filter-gallery"),
-    st.Page("pages/occlusion_saliency.py", title="Occlusion & saliency", icon="🕳️", url_path="occlusion-and-saliency"),
-    st.Page("pages/gradcam.py", title="Grad-CAM", icon="🔥", url_path="grad-cam"),
-    st.Page("pages/deepdream.py", title="DeepDream", icon="🌀", url_path="deep-dream"),
-    st.Page("pages/style_transfer.py", title="Style transfer", icon="🖌️", url_path="style-transfer"),
+    st.Page("pages/predictions.py", title="Predictions", icon=":material/label:", url_path="top-classes", default=True),
+    st.Page("pages/activations.py", title="Activation explorer", icon=":material/grid_view:", url_path="activation-explorer"),
+    st.Page("pages/filters.py", title="Filter gallery", icon=":material/palette:", url_path="filter-gallery"),
+    st.Page("pages/occlusion_saliency.py", title="Occlusion & saliency", icon=":material/visibility_off:", url_path="occlusion-and-saliency"),
+    st.Page("pages/gradcam.py", title="Grad-CAM", icon=":material/local_fire_department:", url_path="grad-cam"),
+    st.Page("pages/deepdream.py", title="DeepDream", icon=":material/cyclone:", url_path="deep-dream"),
+    st.Page("pages/style_transfer.py", title="Style transfer", icon=":material/brush:", url_path="style-transfer"),
 ]
 
 navigation = st.navigation(PAGES)

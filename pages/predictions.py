@@ -39,7 +39,7 @@ with chart_column:
         xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
         yaxis=dict(autorange="reversed"),
         height=max(240, 42 * len(predictions) + 80),
-        margin=dict(l=10, r=10, t=10, b=40),
+        margin=dict(l=10, r=40, t=10, b=40),
     )
     st.plotly_chart(figure, key="predictions_chart")
     st.caption(f"Model time: {seconds * 1000:.0f} ms on {cached.cached_device_summary()}.")

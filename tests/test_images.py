@@ -354,7 +354,7 @@ def test_pillow_bomb_limit_is_an_error_not_a_warning(monkeypatch):
     # With max_pixels above Pillow's own limit, Pillow's bomb warning must still stop decoding.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     data = save(Image.new("RGB", (40, 40), (0, 0, 0)), "PNG")  # 1600 px: warning zone
-    with pytest.raises(VizcoreError, match="too large") as caught:
+    with pytest.warns(Image.DecompressionBombWarning), pytest.raises(VizcoreError, match="too large") as caught:
         decode_image(data, max_pixels=10**9)
     assert_one_sentence(caught.value)
 

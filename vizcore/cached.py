@@ -51,6 +51,7 @@ def top_predictions(
     model_name: str, image_key: str, _pixels: np.ndarray, top_k: int
 ) -> tuple[list[predictions.Prediction], float]:
     """The top-k predictions and the seconds the model took when they were computed."""
+    model = shared_model(model_name)  # loaded before the clock starts: the figure is the model's time alone
     start = time.perf_counter()
-    result = predictions.top_predictions(shared_model(model_name), _pixels, top_k)
+    result = predictions.top_predictions(model, _pixels, top_k)
     return result, time.perf_counter() - start

@@ -19,7 +19,7 @@ DEFAULT_MODEL = "efficientnet_lite0"
 
 EMBEDDED_SPEC = ModelSpec(
     name=DEFAULT_MODEL,
-    display_name="EfficientNet-Lite0 (embedded, offline)",
+    display_name="EfficientNet-Lite0 (embedded)",
     loader=efficientnet_lite.load_efficientnet_lite0,
     input_size=efficientnet_lite.INPUT_SIZE,
     preprocessing=get_preprocessing("lite"),

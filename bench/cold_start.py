@@ -1,0 +1,396 @@
+"""Claim: the app's cold start, from `streamlit run app.py` to the first predictions in a browser.
+
+Each run launches its own server (``python -m streamlit run app.py``, headless, on a free port
+bound to 127.0.0.1) and drives headless Chromium through Selenium. A browser is already open on a
+blank page when the server is launched (a user's browser is already running; Chromium is also
+started once, untimed, before the first run), so browser start-up is not counted. Per run:
+
+* ``server_ready_s``: launch -> ``GET /_stcore/health`` answers 200.
+* ``cold_first_predictions_s``: launch -> the Predictions page shows the default sample's top
+  classes in the first browser session (the "Model time:" caption, and a cat class such as
+  "Egyptian cat" in the Plotly bar chart's SVG text). The page is requested as soon as the server
+  is ready, as ``streamlit run`` does when it opens the browser.
+* ``warm_first_predictions_s`` (the baseline): a second, new browser session (fresh profile) on the
+  same running server, from requesting the page -> predictions visible: what one more visitor costs
+  once the model (and this image's result) is cached in the server.
+* ``cold_model_caption_s`` / ``warm_model_caption_s``: the same clocks stopped when the "Model
+  time:" caption first appears; the rest, up to ``*_first_predictions_s``, is the browser loading
+  and drawing the Plotly chart.
+
+Scenarios, interleaved per repeat: ``cached_weights`` (VIZCORE_CACHE_DIR pre-filled by one
+``vizcore.load_model()`` in a subprocess before timing) and ``first_ever`` (an empty
+VIZCORE_CACHE_DIR per run, so the torch -> Keras weight conversion happens during the cold start).
+Output: one JSON object with every run's figures, the medians per scenario, ``cold_over_warm`` =
+median cold / median warm (how many times longer the first visitor waits than a later one) and
+``first_ever_over_cached_cold`` / ``conversion_cost_s`` (difference of the cold medians). A
+screenshot of the last scenario's first cold session (``first_ever`` by default) goes to
+``--screenshot``.
+
+Run: ``cd /work/main && .venv/bin/python bench/cold_start.py [--repeats N] [--screenshot PATH]``
+Needs selenium (``pip install -r bench/requirements.txt``) and Debian's chromium + chromedriver.
+"""
+
+import os
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # inherited by the server and pre-fill processes
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+from importlib import metadata  # noqa: E402
+
+HOST = "127.0.0.1"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROME_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-proxy-server",
+    "--window-size=1400,1000",
+)
+SCENARIOS = ("cached_weights", "first_ever")
+CAT_CLASSES = ("Egyptian cat", "tabby", "tiger cat")  # the default sample chelsea's top classes
+CAPTION_PREFIX = "Model time:"
+HEALTH_PATH = "/_stcore/health"
+HEALTH_TIMEOUT_S = 120
+PREDICTIONS_TIMEOUT_S = 180
+IMAGES_TIMEOUT_S = 10
+POLL_S = 0.1
+SERVER_STOP_TIMEOUT_S = 15
+LOG_TAIL_CHARS = 3000
+MEDIAN_FIGURES = (
+    "server_ready_s",
+    "cold_model_caption_s",
+    "cold_first_predictions_s",
+    "warm_model_caption_s",
+    "warm_first_predictions_s",
+)
+DEFAULT_REPEATS = 2
+DEFAULT_SCREENSHOT = os.path.join(REPO_ROOT, "bench", "results", "cold_start.png")
+
+# Returns what the page shows: Streamlit captions, the Plotly SVG text and any error boxes.
+PAGE_STATE_JS = """
+const texts = (selector) => Array.from(document.querySelectorAll(selector)).map((e) => e.textContent);
+return {
+  captions: texts('[data-testid="stCaptionContainer"]'),
+  chart: texts('.js-plotly-plot svg text'),
+  errors: texts('[data-testid="stException"], [data-testid="stAlertContentError"]'),
+};
+"""
+IMAGES_LOADED_JS = "return Array.from(document.images).every((image) => image.complete);"
+
+
+class BenchError(Exception):
+    """A run that could not be measured; the message says why."""
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="server launches per scenario")
+    parser.add_argument("--screenshot", default=DEFAULT_SCREENSHOT, help="PNG of the last scenario's first cold page")
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    return parser.parse_args()
+
+
+def check_prerequisites():
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        sys.stderr.write("bench/cold_start.py needs selenium: run .venv/bin/pip install -r bench/requirements.txt.\n")
+        sys.exit(2)
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.access(path, os.X_OK):
+            sys.stderr.write(f"bench/cold_start.py needs {path}: install the Debian package {package}.\n")
+            sys.exit(2)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def server_env(cache_dir):
+    env = dict(os.environ)
+    env["VIZCORE_CACHE_DIR"] = cache_dir
+    return env
+
+
+def prefill_cache(cache_dir):
+    """Convert and cache the embedded model's weights in ``cache_dir``, in a separate process."""
+    command = [sys.executable, "-c", "import vizcore; vizcore.load_model()"]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=REPO_ROOT, env=server_env(cache_dir), check=True, capture_output=True)
+    if not os.listdir(cache_dir):
+        raise BenchError(f"pre-filling {cache_dir} left it empty")
+    return time.perf_counter() - start
+
+
+def launch_server(port, cache_dir, log_file):
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true",
+        "--server.address", HOST,
+        "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command, cwd=REPO_ROOT, env=server_env(cache_dir), stdout=log_file, stderr=subprocess.STDOUT
+    )
+
+
+def stop_server(server):
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(SERVER_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def log_tail(log_path):
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        return log.read()[-LOG_TAIL_CHARS:]
+
+
+def health_ok(port):
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+    try:
+        with opener.open(f"http://{HOST}:{port}{HEALTH_PATH}", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def wait_for_health(server, port, log_path):
+    deadline = time.perf_counter() + HEALTH_TIMEOUT_S
+    while time.perf_counter() < deadline:
+        if server.poll() is not None:
+            raise BenchError(f"the server exited with code {server.returncode}:\n{log_tail(log_path)}")
+        if health_ok(port):
+            return
+        time.sleep(POLL_S)
+    raise BenchError(f"the server was not healthy within {HEALTH_TIMEOUT_S} s:\n{log_tail(log_path)}")
+
+
+def new_browser():
+    """(driver, profile_dir): headless Chromium on a blank page with a fresh profile."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile_dir = tempfile.mkdtemp(prefix="vizcore-bench-chrome-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (*CHROME_ARGS, f"--user-data-dir={profile_dir}"):
+        options.add_argument(argument)
+    service = Service(executable_path=CHROMEDRIVER, log_output=subprocess.DEVNULL)
+    try:
+        return webdriver.Chrome(service=service, options=options), profile_dir
+    except Exception:
+        shutil.rmtree(profile_dir, ignore_errors=True)
+        raise
+
+
+def close_browser(driver, profile_dir):
+    try:
+        driver.quit()
+    finally:
+        shutil.rmtree(profile_dir, ignore_errors=True)
+
+
+def predictions_visible(state):
+    caption = any(text.strip().startswith(CAPTION_PREFIX) for text in state["captions"])
+    cat_in_chart = any(cat in text for text in state["chart"] for cat in CAT_CLASSES)
+    return caption and cat_in_chart
+
+
+def wait_for_predictions(driver, since):
+    """Poll until the predictions show; returns seconds from ``since`` to the "Model time:" caption.
+
+    Raises BenchError on an error box in the page or after the timeout.
+    """
+    deadline = time.perf_counter() + PREDICTIONS_TIMEOUT_S
+    state, caption_s = {}, None
+    while time.perf_counter() < deadline:
+        state = driver.execute_script(PAGE_STATE_JS)
+        if state["errors"]:
+            raise BenchError(f"the page shows an error: {state['errors']}")
+        if caption_s is None and any(text.strip().startswith(CAPTION_PREFIX) for text in state["captions"]):
+            caption_s = time.perf_counter() - since
+        if predictions_visible(state):
+            return caption_s
+        time.sleep(POLL_S)
+    raise BenchError(f"no predictions within {PREDICTIONS_TIMEOUT_S} s; last page state: {state}")
+
+
+def save_screenshot(driver, path):
+    """Wait (briefly, untimed) for the page's images, then save a PNG."""
+    deadline = time.perf_counter() + IMAGES_TIMEOUT_S
+    while time.perf_counter() < deadline and not driver.execute_script(IMAGES_LOADED_JS):
+        time.sleep(POLL_S)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    driver.save_screenshot(path)
+
+
+def cold_session(port, cache_dir, log_path, screenshot_path):
+    """Launch the server with a browser already open; returns (server, figures, browser_version)."""
+    driver, profile_dir = new_browser()
+    server = None
+    try:
+        with open(log_path, "ab") as log_file:
+            launched = time.perf_counter()
+            server = launch_server(port, cache_dir, log_file)
+        wait_for_health(server, port, log_path)
+        ready = time.perf_counter()
+        driver.get(f"http://{HOST}:{port}/")
+        caption_s = wait_for_predictions(driver, launched)
+        shown = time.perf_counter()
+        if screenshot_path:
+            save_screenshot(driver, screenshot_path)
+        figures = {
+            "server_ready_s": ready - launched,
+            "cold_first_predictions_s": shown - launched,
+            "cold_model_caption_s": caption_s,
+        }
+        return server, figures, driver.capabilities.get("browserVersion")
+    except BaseException:
+        if server is not None:
+            stop_server(server)
+        raise
+    finally:
+        close_browser(driver, profile_dir)
+
+
+def warm_session(port):
+    """A new visitor on the running server: seconds from requesting the page to the caption and
+    to the predictions shown."""
+    driver, profile_dir = new_browser()
+    try:
+        requested = time.perf_counter()
+        driver.get(f"http://{HOST}:{port}/")
+        caption_s = wait_for_predictions(driver, requested)
+        return {"warm_first_predictions_s": time.perf_counter() - requested, "warm_model_caption_s": caption_s}
+    finally:
+        close_browser(driver, profile_dir)
+
+
+def warm_up_browser():
+    """Start and quit Chromium once, untimed, so its files are in the OS cache like a running browser's."""
+    driver, profile_dir = new_browser()
+    try:
+        driver.get("about:blank")
+    finally:
+        close_browser(driver, profile_dir)
+
+
+def run_once(cache_dir, log_path, screenshot_path):
+    """One server launch: cold session, then a warm one; the server is always stopped."""
+    port = free_port()
+    server, figures, browser_version = cold_session(port, cache_dir, log_path, screenshot_path)
+    try:
+        figures.update(warm_session(port))
+    finally:
+        stop_server(server)
+    figures = {name: round(value, 3) for name, value in figures.items()}
+    figures["weights_cached_after"] = bool(os.listdir(cache_dir))
+    return figures, browser_version
+
+
+def scenario_cache_dir(name, number, work_dir, prefilled):
+    if name == "cached_weights":
+        return prefilled
+    cache_dir = os.path.join(work_dir, f"cache-empty-{number}")
+    os.makedirs(cache_dir)
+    return cache_dir
+
+
+def median_of(runs, name):
+    return round(statistics.median(run[name] for run in runs), 3)
+
+
+def summarise(runs):
+    """Medians over one scenario's runs, and the cold/warm ratio of the medians."""
+    result = {name: median_of(runs, name) for name in MEDIAN_FIGURES}
+    result["cold_over_warm"] = round(result["cold_first_predictions_s"] / result["warm_first_predictions_s"], 2)
+    result["runs"] = runs
+    return result
+
+
+def run_all(scenarios, repeats, screenshot_path):
+    """Every run, scenarios interleaved per repeat so slow drift hits them alike; (summaries, prefill_s, version)."""
+    runs = {name: [] for name in scenarios}
+    browser_version = None
+    with tempfile.TemporaryDirectory(prefix="vizcore-bench-cold-") as work_dir:
+        prefilled = os.path.join(work_dir, "cache-prefilled")
+        os.makedirs(prefilled)
+        prefill_s = round(prefill_cache(prefilled), 3) if "cached_weights" in scenarios else None
+        warm_up_browser()
+        for number in range(repeats):
+            for name in scenarios:
+                cache_dir = scenario_cache_dir(name, number, work_dir, prefilled)
+                log_path = os.path.join(work_dir, f"server-{name}-{number}.log")
+                shot = screenshot_path if number == 0 and name == scenarios[-1] else None
+                figures, browser_version = run_once(cache_dir, log_path, shot)
+                runs[name].append(figures)
+    return {name: summarise(runs[name]) for name in scenarios}, prefill_s, browser_version
+
+
+def compare_scenarios(scenarios):
+    if not set(SCENARIOS) <= set(scenarios):
+        return {}
+    first, cached = scenarios["first_ever"], scenarios["cached_weights"]
+    return {
+        "first_ever_over_cached_cold": round(
+            first["cold_first_predictions_s"] / cached["cold_first_predictions_s"], 2
+        ),
+        "conversion_cost_s": round(first["cold_first_predictions_s"] - cached["cold_first_predictions_s"], 3),
+    }
+
+
+def main():
+    args = parse_args()
+    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
+    check_prerequisites()
+    try:
+        scenarios, prefill_s, browser_version = run_all(args.scenarios, args.repeats, args.screenshot)
+    except (BenchError, subprocess.CalledProcessError) as error:
+        details = getattr(error, "stderr", None) or b""
+        sys.stderr.write(f"bench/cold_start.py: {error}\n{details.decode(errors='replace')[-LOG_TAIL_CHARS:]}")
+        return 1
+    report = {
+        "claim": "cold start: `streamlit run app.py` launch -> first predictions rendered in a browser",
+        "baseline": "warm_first_predictions_s: a new browser session on the already-running server",
+        "streamlit": metadata.version("streamlit"),
+        "selenium": metadata.version("selenium"),
+        "chromium": browser_version,
+        "cpu_count": os.cpu_count(),
+        "load_average_1m_at_start": load_at_start,
+        "repeats": args.repeats,
+        "prefill_subprocess_s": prefill_s,
+        "scenarios": scenarios,
+        **compare_scenarios(scenarios),
+        "screenshot": os.path.abspath(args.screenshot),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
