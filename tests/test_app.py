@@ -1,9 +1,11 @@
 """The dashboard as a user drives it, through Streamlit's AppTest."""
 
+import base64
 import io
 import json
 import os
 
+import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -19,6 +21,7 @@ PAGES = [
     "pages/deepdream.py",
     "pages/style_transfer.py",
 ]
+BUILT_PAGES = ("pages/predictions.py", "pages/activations.py")
 CAT_LABELS = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
 
 
@@ -30,6 +33,13 @@ def app():
 def chart_labels(at):
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     return spec["data"][0]["y"]
+
+
+def plotly_array(value):
+    """Plotly sends numpy arrays as {"dtype", "bdata": base64}; lists stay lists."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
 
 
 def assert_healthy(at):
@@ -73,7 +83,7 @@ def test_every_page_opens_with_two_plain_sentences(app, page):
     assert_healthy(app)
     intro = app.markdown[0].value
     assert intro.count(". ") >= 1 and intro.endswith(".")
-    if page != "pages/predictions.py":
+    if page not in BUILT_PAGES:
         assert "not built yet" in app.info[0].value
         assert not app.main.get("plotly_chart") and not app.main.get("image")
 
@@ -116,3 +126,23 @@ def test_bad_upload_after_a_good_one_keeps_the_good_one(app, coffee):
     assert_healthy(app)
     assert "damaged or incomplete" in app.sidebar.error[0].value
     assert chart_labels(app)[0].startswith(("espresso", "cup", "coffee mug"))
+
+
+def test_activation_explorer_shows_the_chosen_layer(app):
+    app.switch_page("pages/activations.py").run()
+    assert_healthy(app)
+    layer_box = app.selectbox(key="explorer_layer_efficientnet_lite0")
+    assert layer_box.value == "stem_relu"  # the first preset
+    assert "32 of 32" in app.main.get("image")[0].proto.imgs[0].caption
+    layer_box.set_value("head_relu").run()
+    assert_healthy(app)
+    assert app.number_input(key="explorer_page_head_relu").max == 20  # 1280 channels, 64 a page
+    assert "64 of 1280" in app.main.get("image")[0].proto.imgs[0].caption
+    app.number_input(key="explorer_channel_head_relu").set_value(7).run()
+    assert_healthy(app)
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    means = plotly_array(spec["data"][0]["y"])
+    assert means.shape == (1280,) and means.max() > 0
+    assert spec["data"][0]["marker"]["color"][7] == "#d62728"
+    assert [b.label for b in app.get("download_button")] == ["Grid PNG", "Activations NPY", "Parameters JSON"]
+    assert app.sidebar.selectbox(key="sample_choice").value == "chelsea"

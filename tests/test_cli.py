@@ -96,3 +96,24 @@ def test_offline_zoo_model_is_one_sentence(tmp_path):
         run_cli("predict", "sample:chelsea", "--model", "mobilenet_v2", env_extra={"KERAS_HOME": str(tmp_path)})
     )
     assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5" in line
+
+
+def test_activations_json_grid_and_array(tmp_path):
+    grid, array = tmp_path / "grid.png", tmp_path / "acts.npy"
+    result = run_cli("activations", "sample:chelsea", "--layer", "stage4_block3_add", "--out", str(grid),
+                     "--array", str(array), "--json", "--max-channels", "16")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["layer"] == "stage4_block3_add" and summary["shape"] == [14, 14, 80]
+    means = [row["mean"] for row in summary["top_channels"]]
+    assert len(means) == 10 and means == sorted(means, reverse=True)
+    saved = np.load(array)
+    assert saved.shape == (14, 14, 80)
+    assert summary["top_channels"][0]["channel"] == int(saved.mean(axis=(0, 1)).argmax())
+    assert Image.open(grid).size == (8 * 66 + 2, 2 * 66 + 2)
+
+
+def test_activations_default_layer_and_bad_layer():
+    result = run_cli("activations", "sample:coffee", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["layer"] == "stem_relu"
+    assert "no feature map" in assert_one_sentence_error(run_cli("activations", "sample:coffee", "--layer", "logits"))

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from vizcore import images, models, predictions
+from vizcore import activations, images, models, predictions
 from vizcore.device import device_summary
 
 
@@ -55,3 +55,8 @@ def top_predictions(
     start = time.perf_counter()
     result = predictions.top_predictions(model, _pixels, top_k)
     return result, time.perf_counter() - start
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def layer_activations(model_name: str, image_key: str, _pixels: np.ndarray, layer_name: str) -> np.ndarray:
+    return activations.layer_activations(shared_model(model_name), _pixels, layer_name)

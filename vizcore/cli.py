@@ -110,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
     predict.add_argument("--top", type=int, default=5, metavar="K", help="how many classes (default 5)")
     _add_output_options(predict, "the image as the model sees it", "the full probability vector")
+
+    explore = methods.add_parser("activations", help="feature maps of one layer as a channel grid")
+    explore.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
+    explore.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    explore.add_argument("--layer", default=None, metavar="NAME", help="layer name (default: the model's first preset)")
+    explore.add_argument("--normalise", default="minmax", choices=["minmax", "meanstd"], help="per-channel scaling")
+    explore.add_argument("--sort", default="mean", choices=["mean", "index"], help="channel order in the grid")
+    explore.add_argument("--max-channels", type=int, default=64, metavar="N", help="channels in the grid (default 64)")
+    _add_output_options(explore, "the channel grid", "the raw activations, H x W x C float32")
     return parser
 
 
@@ -151,7 +160,31 @@ def run_predict(args, vizcore) -> None:
         print(f"{rank:>2}. {prediction.label} ({prediction.index})  {prediction.probability:.1%}")
 
 
-RUNNERS = {"models": run_models, "predict": run_predict}
+def run_activations(args, vizcore) -> None:
+    from vizcore import activations, viz
+
+    model_name = args.model or vizcore.DEFAULT_MODEL
+    spec = vizcore.get_spec(model_name)
+    if args.max_channels < 1:
+        raise vizcore.VizcoreError(f"--max-channels must be at least 1, not {args.max_channels}.")
+    layer = args.layer or spec.presets.explorer_layers[0]
+    pixels = read_image(args.image)
+    model = vizcore.load_model(model_name)
+    maps = activations.layer_activations(model, pixels, layer)
+    shown = activations.channel_order(maps, args.sort)[: args.max_channels]
+    grid = viz.channel_grid(activations.normalise_channels(maps, args.normalise), shown)
+    _write_outputs(args, picture=grid, array=maps)
+    strongest = activations.strongest_channels(maps)
+    if args.json:
+        summary = {"model": model_name, "layer": layer, "shape": list(maps.shape), "top_channels": strongest}
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"{layer}: {maps.shape[0]}x{maps.shape[1]}, {maps.shape[2]} channels; strongest by mean:")
+    for row in strongest:
+        print(f"  channel {row['channel']:>4}  mean {row['mean']:.3f}  max {row['max']:.3f}  zeros {row['zero_fraction']:.0%}")
+
+
+RUNNERS = {"models": run_models, "predict": run_predict, "activations": run_activations}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,8 @@ class LoadedModel:
     spec: ModelSpec
     keras_model: keras.Model
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Models derived from keras_model (feature extractors by layer name): built once, sharing its weights.
+    extractors: dict[str, keras.Model] = field(default_factory=dict, repr=False)
 
     @property
     def class_names(self) -> tuple[str, ...]:

@@ -1,0 +1,61 @@
+"""Pictures from arrays: channel grids, colormaps and overlays (numpy and OpenCV only)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vizcore.errors import VizcoreError
+
+COLORMAPS = {
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "jet": cv2.COLORMAP_JET,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "magma": cv2.COLORMAP_MAGMA,
+    "turbo": cv2.COLORMAP_TURBO,
+    "gray": None,
+}
+GRID_PADDING = 2
+GRID_BACKGROUND = 255
+
+
+def colorize(values: np.ndarray, colormap: str = "viridis") -> np.ndarray:
+    """A H x W map of values in 0..1 as H x W x 3 uint8 RGB through an OpenCV colormap."""
+    if colormap not in COLORMAPS:
+        raise VizcoreError(f"Unknown colormap {colormap!r}: choose one of {', '.join(COLORMAPS)}.")
+    grey = np.round(np.clip(values, 0.0, 1.0) * 255).astype(np.uint8)
+    if COLORMAPS[colormap] is None:
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    return cv2.cvtColor(cv2.applyColorMap(grey, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
+
+
+def channel_grid(
+    maps: np.ndarray, channels: np.ndarray | list[int], columns: int = 8, tile: int = 64, colormap: str = "viridis"
+) -> np.ndarray:
+    """Chosen channels of H x W x C maps (values 0..1) as one uint8 RGB grid, row by row in the given order."""
+    channels = list(channels)
+    if not channels:
+        raise VizcoreError("There are no channels to show.")
+    rows = -(-len(channels) // columns)
+    step = tile + GRID_PADDING
+    grid = np.full((rows * step + GRID_PADDING, columns * step + GRID_PADDING, 3), GRID_BACKGROUND, np.uint8)
+    for position, channel in enumerate(channels):
+        row, column = divmod(position, columns)
+        tile_pixels = cv2.resize(maps[:, :, channel], (tile, tile), interpolation=cv2.INTER_NEAREST)
+        top, left = GRID_PADDING + row * step, GRID_PADDING + column * step
+        grid[top : top + tile, left : left + tile] = colorize(tile_pixels, colormap)
+    return grid
+
+
+def overlay(pixels: np.ndarray, values: np.ndarray, opacity: float = 0.5, colormap: str = "jet") -> np.ndarray:
+    """``values`` (0..1, any H x W) upsampled onto uint8 RGB ``pixels`` and blended at ``opacity`` (0..1)."""
+    height, width = pixels.shape[:2]
+    upsampled = cv2.resize(values.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    heat = colorize(upsampled, colormap).astype(np.float32)
+    blended = (1.0 - opacity) * pixels.astype(np.float32) + opacity * heat
+    return np.round(blended).clip(0, 255).astype(np.uint8)
+
+
+def enlarged_map(values: np.ndarray, size: int, colormap: str = "viridis") -> np.ndarray:
+    """A small H x W map (0..1) shown at ``size`` x ``size`` with hard pixel edges, as uint8 RGB."""
+    return colorize(cv2.resize(values.astype(np.float32), (size, size), interpolation=cv2.INTER_NEAREST), colormap)
