@@ -101,7 +101,7 @@ def render_sidebar() -> Selection:
     st.sidebar.title("vizcore")
     model_name = _model_picker()
     image_name, pixels = _image_picker()
-    st.sidebar.image(pixels, caption=f"{image_name} · {pixels.shape[1]}×{pixels.shape[0]}", width="stretch")
+    st.sidebar.image(images.thumbnail(pixels), caption=f"{image_name} · {pixels.shape[1]}×{pixels.shape[0]}", width="stretch")
     st.sidebar.caption(f"Computing on: {cached.cached_device_summary()}")
     selection = Selection(model_name, image_name, pixels, images.image_hash(pixels))
     st.session_state["selection"] = selection

@@ -18,6 +18,7 @@ from vizcore.images import (
     fit_to_model,
     image_hash,
     load_sample,
+    thumbnail,
 )
 
 
@@ -464,3 +465,11 @@ def test_fit_to_model_crops_the_centre():
     pixels[:, 200:400] = 255  # a white centre band, exactly the centre square
     fitted = fit_to_model(pixels, 100)
     assert fitted.min() >= 250
+
+
+def test_thumbnail_bounds_the_longer_side():
+    pixels = np.random.default_rng(0).integers(0, 256, (3000, 1200, 3), dtype=np.uint8)
+    small = thumbnail(pixels, max_side=512)
+    assert small.shape == (512, 205, 3) and small.dtype == np.uint8
+    tiny = pixels[:100, :80]
+    assert thumbnail(tiny, max_side=512) is tiny

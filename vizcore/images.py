@@ -240,3 +240,13 @@ def fit_to_model(pixels: np.ndarray, size: int) -> np.ndarray:
     resized = cv2.resize(pixels, (new_width, new_height), interpolation=interpolation)
     top, left = (new_height - size) // 2, (new_width - size) // 2
     return np.ascontiguousarray(resized[top : top + size, left : left + size])
+
+
+def thumbnail(pixels: np.ndarray, max_side: int = 512) -> np.ndarray:
+    """A uint8 RGB copy whose longer side is at most ``max_side`` pixels (smaller images are returned as is)."""
+    height, width = pixels.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
