@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from vizcore.errors import VizcoreError
 from vizcore.models.spec import LoadedModel
-from vizcore.predictions import model_input
+from vizcore.predictions import run_on_image
 
 NORMALISATIONS = ("minmax", "meanstd")
 SORT_ORDERS = ("mean", "index")
@@ -83,18 +82,9 @@ def _extractor(loaded: LoadedModel, layer_name: str) -> keras.Model:
         return cache[layer_name]
 
 
-@tf.function(reduce_retracing=True)
-def _extract(extractor, batch):
-    return extractor(batch, training=False)
-
-
 def layer_activations(loaded: LoadedModel, pixels: np.ndarray, layer_name: str) -> np.ndarray:
     """The layer's output for RGB uint8 ``pixels``: float32 H x W x C, exactly what the model computes."""
-    extractor = _extractor(loaded, layer_name)
-    batch = tf.constant(model_input(loaded, pixels))
-    with loaded.lock:
-        output = _extract(extractor, batch)
-    return np.asarray(output, dtype=np.float32)[0]
+    return run_on_image(loaded, pixels, _extractor(loaded, layer_name))
 
 
 @dataclass(frozen=True)

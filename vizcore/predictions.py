@@ -35,12 +35,21 @@ def model_input(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
     return np.asarray(loaded.spec.preprocessing.to_model(fitted), dtype=np.float32)[None]
 
 
-def class_probabilities(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
-    """The model's output for one image: a float32 vector of class probabilities."""
+def run_on_image(loaded: LoadedModel, pixels: np.ndarray, keras_model=None) -> np.ndarray:
+    """``keras_model`` (default: the loaded model; or an extractor sharing its layers) on one image.
+
+    Every inference on a shared model goes through here: one traced tf.function per Keras model,
+    called under the LoadedModel's lock. Returns the first output for the image, float32.
+    """
     batch = tf.constant(model_input(loaded, pixels))
     with loaded.lock:
-        output = _forward(loaded.keras_model, batch)
+        output = _forward(keras_model if keras_model is not None else loaded.keras_model, batch)
     return np.asarray(output, dtype=np.float32)[0]
+
+
+def class_probabilities(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
+    """The model's output for one image: a float32 vector of class probabilities."""
+    return run_on_image(loaded, pixels)
 
 
 def top_predictions(loaded: LoadedModel, pixels: np.ndarray, top_k: int = 5) -> list[Prediction]:
