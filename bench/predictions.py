@@ -9,7 +9,8 @@ crops and flips of them, so every image is new to the result cache):
   result-cache miss (model loaded and warm), after one untimed warm-up.
 * ``vizcore_cache_hit``: ``vizcore.cached.top_predictions`` (Streamlit's ``st.cache_data``) called
   twice per image; only the second call is timed, a result-cache hit: what a rerun of the page costs.
-  The timed call includes ``image_hash`` of the pixels, which the app also computes on every rerun.
+  The timed call includes ``image_hash`` of the pixels (the app computes it once per image load;
+  counting it here keeps the figure conservative).
 
 Each image is timed ``--repeats`` times per subject (baseline and vizcore_uncached interleaved per
 image, so drift in machine load hits both alike). Output: one JSON object with the median and p90 in

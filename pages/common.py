@@ -76,7 +76,7 @@ def _model_picker() -> str:
     return st.session_state[ACTIVE_MODEL]
 
 
-def _image_picker() -> tuple[str, np.ndarray]:
+def _image_picker() -> tuple[str, images.PreparedImage]:
     source = st.sidebar.radio("Image", [SOURCE_SAMPLE, SOURCE_UPLOAD], key=IMAGE_SOURCE, horizontal=True)
     if source == SOURCE_UPLOAD:
         upload = st.sidebar.file_uploader(
@@ -86,24 +86,25 @@ def _image_picker() -> tuple[str, np.ndarray]:
             st.session_state.pop(ACTIVE_UPLOAD, None)  # the user removed the file
         else:
             try:
-                st.session_state[ACTIVE_UPLOAD] = (upload.name, cached.uploaded_pixels(upload.getvalue()))
+                st.session_state[ACTIVE_UPLOAD] = (upload.name, cached.uploaded_image(upload.getvalue()))
             except VizcoreError as error:
                 st.sidebar.error(f"{upload.name}: {error}")  # the previous image stays in use
         if ACTIVE_UPLOAD in st.session_state:
             return st.session_state[ACTIVE_UPLOAD]
         st.sidebar.info("No image uploaded yet: using the sample photo below.")
     name = st.sidebar.selectbox("Sample photo", images.SAMPLE_NAMES, key=SAMPLE_CHOICE)
-    return f"sample:{name}", cached.sample_pixels(name)
+    return f"sample:{name}", cached.sample_image(name)
 
 
 def render_sidebar() -> Selection:
     """Draw the shared sidebar and store the resulting Selection for the page."""
     st.sidebar.title("vizcore")
     model_name = _model_picker()
-    image_name, pixels = _image_picker()
-    st.sidebar.image(images.thumbnail(pixels), caption=f"{image_name} · {pixels.shape[1]}×{pixels.shape[0]}", width="stretch")
+    image_name, image = _image_picker()
+    height, width = image.pixels.shape[:2]
+    st.sidebar.image(image.preview, caption=f"{image_name} · {width}×{height}", width="stretch")
     st.sidebar.caption(f"Computing on: {cached.cached_device_summary()}")
-    selection = Selection(model_name, image_name, pixels, images.image_hash(pixels))
+    selection = Selection(model_name, image_name, image.pixels, image.key)
     st.session_state["selection"] = selection
     return selection
 

@@ -37,13 +37,13 @@ def cached_device_summary() -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def sample_pixels(name: str) -> np.ndarray:
-    return images.load_sample(name)
+def sample_image(name: str) -> images.PreparedImage:
+    return images.prepare_image(images.load_sample(name))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def uploaded_pixels(data: bytes) -> np.ndarray:
-    return images.decode_image(data)
+def uploaded_image(data: bytes) -> images.PreparedImage:
+    return images.prepare_image(images.decode_image(data))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

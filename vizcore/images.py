@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -250,3 +251,16 @@ def thumbnail(pixels: np.ndarray, max_side: int = 512) -> np.ndarray:
         return pixels
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """Decoded pixels with what every rerun needs of them, computed once per image."""
+
+    pixels: np.ndarray  # H x W x 3 uint8 RGB
+    key: str  # image_hash(pixels), the cache key for results
+    preview: np.ndarray  # thumbnail(pixels), for the sidebar
+
+
+def prepare_image(pixels: np.ndarray) -> PreparedImage:
+    return PreparedImage(pixels, image_hash(pixels), thumbnail(pixels))
