@@ -1,0 +1,18 @@
+"""Optimising images against a model: the shared machinery of the filter gallery, DeepDream and style transfer.
+
+``objectives`` says what to maximise, ``parameterization`` how the image is represented,
+``transforms`` which random changes each step must survive, and ``render`` ties them together.
+"""
+
+from vizcore.optimize.objectives import (
+    CHANNELS, CentreNeuron, ChannelMean, Context, Diversity, L2, LayerMean, Objective, TotalVariation, gram_matrices,
+)
+from vizcore.optimize.parameterization import PARAMETERIZATIONS, FourierImage, PixelImage
+from vizcore.optimize.loop import Progress, RenderResult, feature_model, layer_outputs, render
+from vizcore.optimize.transforms import STANDARD_TRANSFORMS, Jitter, Rotate, Scale, apply_transforms
+
+__all__ = [
+    "CHANNELS", "PARAMETERIZATIONS", "STANDARD_TRANSFORMS", "CentreNeuron", "ChannelMean", "Context", "Diversity",
+    "FourierImage", "Jitter", "L2", "LayerMean", "Objective", "PixelImage", "Progress", "RenderResult", "Rotate",
+    "Scale", "TotalVariation", "apply_transforms", "feature_model", "gram_matrices", "layer_outputs", "render",
+]

@@ -1,0 +1,197 @@
+"""The one render loop: optimise a batch of images against an objective.
+
+Filter gallery, DeepDream and style transfer differ only in objective, parameterisation and
+transforms. Each step runs one traced function, defined once here, that renders the images,
+applies the transforms, reads the layers the objective needs and takes an Adam step on the
+parameters: one gradient computation for the whole batch. The step is pure (parameters and
+Adam moments go in and come out as tensors), so no variables or optimiser objects are created
+per run and a new run with the same settings reuses the trace.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vizcore.errors import VizcoreError
+from vizcore.models.folding import folded_copy
+from vizcore.models.spec import LoadedModel
+from vizcore.optimize.objectives import Context, Objective
+from vizcore.optimize.transforms import STANDARD_TRANSFORMS, apply_transforms
+
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+ADAM_EPSILON = 1e-8
+ANY_SIZE = "any-size"  # key prefix of the feature models kept on LoadedModel.extractors
+
+_feature_models_lock = threading.Lock()
+# tf.function keys Python arguments by weak reference, so an equal objective built anew for every
+# run would retrace: runs use the first equal instance, kept alive here (one per distinct setting).
+_canonical_settings: dict = {}
+_canonical_lock = threading.Lock()
+
+
+def _canonical(setting):
+    with _canonical_lock:
+        return _canonical_settings.setdefault(setting, setting)
+
+
+def _feature_layer(model: keras.Model, name: str):
+    try:
+        layer = model.get_layer(name)
+    except ValueError:
+        raise VizcoreError(f"The model has no layer called {name!r}.") from None
+    if len(layer.output.shape) != 4:
+        raise VizcoreError(f"Layer {name!r} has no feature map to optimise: pick a convolutional layer.")
+    return layer
+
+
+def feature_model(loaded: LoadedModel, layers: tuple[str, ...]) -> keras.Model:
+    """A copy of the model up to ``layers`` for the optimisation loops; outputs a dict by layer name.
+
+    The copy accepts images of any size and has its batch norms folded into the convolutions
+    before them (same outputs, a faster step); it has its own weights, so nothing about the shared
+    model changes. It is built once per set of layers and kept on the LoadedModel. A model that
+    cannot be copied this way (rare) is used through a plain sub-model at its fixed input size.
+    """
+    key = (ANY_SIZE, *layers)
+    with _feature_models_lock:
+        if key not in loaded.extractors:
+            model = loaded.keras_model
+            outputs = {name: _feature_layer(model, name).output for name in layers}
+            fixed = keras.Model(model.inputs[0], outputs, name="features")
+            try:
+                loaded.extractors[key] = folded_copy(fixed, input_shape=(None, None, 3), keep=layers)
+            except (ValueError, TypeError, KeyError):
+                loaded.extractors[key] = fixed
+        return loaded.extractors[key]
+
+
+@tf.function(reduce_retracing=True)
+def _ascent_step(
+    model, preprocessing, objective, parameterization, transforms,
+    parameters, first_moment, second_moment, step, seed, learning_rate, targets,
+):
+    with tf.GradientTape() as tape:
+        tape.watch(parameters)
+        images = parameterization.to_rgb(parameters)
+        moved = apply_transforms(images, transforms, tf.stack([seed, step]))
+        features = model(preprocessing.to_model(moved * 255.0), training=False)
+        scores = objective(Context(features, images, targets))
+        total = tf.reduce_sum(scores)
+    gradient = tape.gradient(total, parameters)
+    first_moment = ADAM_BETA1 * first_moment + (1.0 - ADAM_BETA1) * gradient
+    second_moment = ADAM_BETA2 * second_moment + (1.0 - ADAM_BETA2) * tf.square(gradient)
+    count = tf.cast(step, tf.float32) + 1.0
+    corrected_first = first_moment / (1.0 - ADAM_BETA1**count)
+    corrected_second = second_moment / (1.0 - ADAM_BETA2**count)
+    parameters = parameters + learning_rate * corrected_first / (tf.sqrt(corrected_second) + ADAM_EPSILON)
+    return parameters, first_moment, second_moment, scores
+
+
+@tf.function(reduce_retracing=True)
+def _to_rgb(parameterization, parameters):
+    return parameterization.to_rgb(parameters)
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int  # steps done so far
+    steps: int  # steps asked for
+    scores: np.ndarray  # the objective per image at the last step
+    images: np.ndarray | None  # B x H x W x 3 in 0..1 on preview steps, else None
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    images: np.ndarray  # B x H x W x 3 float32, RGB 0..1
+    initial_images: np.ndarray  # the same before the first step
+    scores: np.ndarray  # the objective per image at the last step (under the transforms)
+    steps_done: int
+    stopped: bool  # True when should_stop ended the run early
+    seconds: float
+
+
+def render(
+    loaded: LoadedModel,
+    objective: Objective,
+    parameterization,
+    *,
+    batch: int,
+    size: int,
+    steps: int,
+    learning_rate: float = 0.05,
+    transforms: tuple = STANDARD_TRANSFORMS,
+    seed: int = 0,
+    targets: dict | None = None,
+    preview_every: int = 0,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RenderResult:
+    """Run ``steps`` Adam steps of gradient ascent on ``objective`` for ``batch`` images of ``size`` px.
+
+    ``on_progress`` is called after every step (with the images every ``preview_every`` steps and
+    after the last), and ``should_stop`` before every step, so a caller can show live previews
+    and end the run within one step. The model's lock is held for one step at a time.
+    """
+    model = feature_model(loaded, objective.layers)
+    objective, parameterization, transforms = _canonical(objective), _canonical(parameterization), _canonical(transforms)
+    fixed_size = model.inputs[0].shape[1]
+    if fixed_size is not None and fixed_size != size:
+        raise VizcoreError(f"This model only accepts {fixed_size} px images: set the image size to {fixed_size}.")
+    rng = np.random.default_rng(seed)
+    parameters = tf.constant(parameterization.initial(batch, size, rng))
+    first_moment = tf.zeros_like(parameters)
+    second_moment = tf.zeros_like(parameters)
+    tensor_targets = {name: tf.constant(value) for name, value in (targets or {}).items()}
+    seed_tensor = tf.constant(seed, tf.int32)
+    rate = tf.constant(learning_rate, tf.float32)
+    initial_images = np.asarray(_to_rgb(parameterization, parameters))
+    scores = np.zeros(batch, np.float32)
+    start = time.perf_counter()
+    step = 0
+    stopped = False
+    while step < steps:
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
+        with loaded.lock:
+            parameters, first_moment, second_moment, step_scores = _ascent_step(
+                model, loaded.spec.preprocessing, objective, parameterization, transforms,
+                parameters, first_moment, second_moment, tf.constant(step, tf.int32), seed_tensor, rate,
+                tensor_targets,
+            )
+        step += 1
+        scores = np.asarray(step_scores)
+        if on_progress is not None:
+            preview = step == steps or (preview_every > 0 and step % preview_every == 0)
+            images = np.asarray(_to_rgb(parameterization, parameters)) if preview else None
+            on_progress(Progress(step, steps, scores, images))
+    return RenderResult(
+        images=np.asarray(_to_rgb(parameterization, parameters)),
+        initial_images=initial_images,
+        scores=scores,
+        steps_done=step,
+        stopped=stopped,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def layer_outputs(loaded: LoadedModel, layers: tuple[str, ...], images: np.ndarray) -> dict[str, np.ndarray]:
+    """The ``layers``' outputs for ``images`` (B x H x W x 3, RGB 0..1, any square size), no transforms."""
+    model = feature_model(loaded, layers)
+    batch = tf.constant(np.asarray(loaded.spec.preprocessing.to_model(images * 255.0), np.float32))
+    with loaded.lock:
+        outputs = _features(model, batch)
+    return {name: np.asarray(value) for name, value in outputs.items()}
+
+
+@tf.function(reduce_retracing=True)
+def _features(model, batch):
+    return model(batch, training=False)

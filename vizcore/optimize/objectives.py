@@ -1,0 +1,166 @@
+"""What an optimised image should do: objectives that add and scale like numbers.
+
+An objective maps a ``Context`` (the layer outputs for the batch, the RGB images, and the run's
+target tensors) to one score per image, shape (B,); the render loop climbs the sum. Objectives
+are frozen dataclasses, so ``channel - 0.1 * total_variation()`` is an objective too and one
+traced step serves every run built the same way. Values that change from run to run (which
+channel each image maximises, a style's Gram matrices) travel as tensors in ``Context.targets``,
+named by the objective, so choosing other channels never retraces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class Context:
+    features: dict  # layer name -> B x H x W x C tensor
+    images: tf.Tensor  # B x H x W x 3, RGB in 0..1, before the robustness transforms
+    targets: dict  # name -> tensor, the per-run values objectives refer to
+
+
+class Objective:
+    """Base class: subclasses define ``layers`` and ``__call__(context) -> (B,) scores``."""
+
+    layers: tuple[str, ...] = ()
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        raise NotImplementedError
+
+    def __add__(self, other: Objective) -> Objective:
+        return Sum((self, other))
+
+    def __sub__(self, other: Objective) -> Objective:
+        return Sum((self, Scaled(other, -1.0)))
+
+    def __mul__(self, weight: float) -> Objective:
+        return Scaled(self, float(weight))
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Objective:
+        return Scaled(self, -1.0)
+
+
+@dataclass(frozen=True)
+class Sum(Objective):
+    terms: tuple[Objective, ...]
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for term in self.terms for name in term.layers))
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        return tf.add_n([term(context) for term in self.terms])
+
+
+@dataclass(frozen=True)
+class Scaled(Objective):
+    term: Objective
+    weight: float
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return self.term.layers
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        return self.weight * self.term(context)
+
+
+CHANNELS = "channels"  # target: int32 (B,), the channel each image of the batch maximises
+
+
+@dataclass(frozen=True)
+class ChannelMean(Objective):
+    """Image b's score: the mean over positions of channel ``targets["channels"][b]`` of ``layer``."""
+
+    layer: str
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        maps = tf.gather(context.features[self.layer], context.targets[CHANNELS], axis=3, batch_dims=1)
+        return tf.reduce_mean(maps, axis=(1, 2))
+
+
+@dataclass(frozen=True)
+class CentreNeuron(Objective):
+    """Image b's score: the single unit at the centre of its channel, the neuron a filter is centred on."""
+
+    layer: str
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        features = context.features[self.layer]
+        centre = features[:, tf.shape(features)[1] // 2, tf.shape(features)[2] // 2, :]
+        return tf.gather(centre, context.targets[CHANNELS], axis=1, batch_dims=1)
+
+
+@dataclass(frozen=True)
+class LayerMean(Objective):
+    """The mean activation of a whole layer, per image (DeepDream's quantity)."""
+
+    layer: str
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        return tf.reduce_mean(context.features[self.layer], axis=(1, 2, 3))
+
+
+def gram_matrices(features: tf.Tensor) -> tf.Tensor:
+    """B x C x C channel co-activations, averaged over the H x W positions."""
+    positions = tf.cast(tf.shape(features)[1] * tf.shape(features)[2], features.dtype)
+    return tf.einsum("bhwc,bhwd->bcd", features, features) / positions
+
+
+@dataclass(frozen=True)
+class Diversity(Objective):
+    """Minus how alike the images of each group are in style (cosine similarity of Gram matrices).
+
+    The batch is split into consecutive groups of ``group_size`` images that share a channel;
+    adding this term pushes the images of a group towards different ways of exciting it.
+    """
+
+    layer: str
+    group_size: int
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        grams = gram_matrices(context.features[self.layer])
+        flat = tf.math.l2_normalize(tf.reshape(grams, (-1, self.group_size, grams.shape[-1] ** 2)), axis=2)
+        similarity = tf.matmul(flat, flat, transpose_b=True)  # groups x k x k
+        others = tf.reduce_sum(similarity, axis=2) - tf.linalg.diag_part(similarity)
+        return -tf.reshape(others, (-1,)) / max(self.group_size - 1, 1)
+
+
+@dataclass(frozen=True)
+class TotalVariation(Objective):
+    """Mean absolute difference between neighbouring pixels (0..1 units): subtract it for smoother images."""
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        images = context.images
+        down = tf.reduce_mean(tf.abs(images[:, 1:, :, :] - images[:, :-1, :, :]), axis=(1, 2, 3))
+        across = tf.reduce_mean(tf.abs(images[:, :, 1:, :] - images[:, :, :-1, :]), axis=(1, 2, 3))
+        return down + across
+
+
+@dataclass(frozen=True)
+class L2(Objective):
+    """Mean squared distance of the pixels from mid-grey: subtract it to keep colours from saturating."""
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        return tf.reduce_mean(tf.square(context.images - 0.5), axis=(1, 2, 3))
