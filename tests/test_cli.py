@@ -117,3 +117,28 @@ def test_activations_default_layer_and_bad_layer():
     result = run_cli("activations", "sample:coffee", "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["layer"] == "stem_relu"
     assert "no feature map" in assert_one_sentence_error(run_cli("activations", "sample:coffee", "--layer", "logits"))
+
+
+def test_filters_writes_grid_images_and_json(tmp_path):
+    grid, array = tmp_path / "grid.png", tmp_path / "images.npy"
+    result = run_cli("filters", "--layer", "stage3_block2_add", "--channels", "0-3", "--steps", "24", "--size", "64",
+                     "--seed", "3", "--out", str(grid), "--array", str(array), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["layer"] == "stage3_block2_add" and summary["channels"] == [0, 1, 2, 3]
+    assert len(summary["final_activation"]) == 4 and summary["seconds"] > 0
+    assert summary["parameters"]["seed"] == 3 and summary["parameters"]["steps"] == 24
+    assert all(row["final_activation"] > row["initial_activation"] for row in summary["images"])
+    images = np.load(array)
+    assert images.shape == (4, 64, 64, 3) and images.dtype == np.uint8
+    assert Image.open(grid).size == (4 * 66 + 2, 66 + 2)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--channels", "0-999"], "Channel 999 does not exist"),
+    (["--layer", "logits"], "no feature map"),
+    (["--size", "5000"], "Image size must be between"),
+    (["--channels", "x"], "Could not read channels"),
+])
+def test_filters_bad_input_is_one_sentence(args, message):
+    assert message in assert_one_sentence_error(run_cli("filters", "--steps", "2", *args))

@@ -119,6 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--sort", default="mean", choices=["mean", "index"], help="channel order in the grid")
     explore.add_argument("--max-channels", type=int, default=64, metavar="N", help="channels in the grid (default 64)")
     _add_output_options(explore, "the channel grid", "the raw activations, H x W x C float32")
+
+    gallery = methods.add_parser("filters", help="images that excite chosen channels of a layer (filter gallery)")
+    gallery.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    gallery.add_argument("--layer", default=None, metavar="NAME", help="layer name (default: the model's first preset)")
+    gallery.add_argument("--channels", default="0-15", metavar="LIST", help="channels, e.g. 0-15 or 3,7,40-43 (default 0-15)")
+    gallery.add_argument("--steps", type=int, default=256, metavar="N", help="optimisation steps (default 256)")
+    gallery.add_argument("--size", type=int, default=128, metavar="PX", help="image side in pixels (default 128)")
+    gallery.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    gallery.add_argument("--learning-rate", type=float, default=0.05, metavar="LR", help="Adam step size (default 0.05)")
+    gallery.add_argument("--parameterization", default="fourier", choices=["fourier", "pixel"], help="image representation")
+    gallery.add_argument("--objective", default="channel", choices=["channel", "neuron"], help="whole channel or its centre unit")
+    gallery.add_argument("--images-per-channel", type=int, default=1, metavar="K", help="above 1, diverse images per channel")
+    gallery.add_argument("--tv-weight", type=float, default=0.0, metavar="W", help="total-variation penalty (smoother)")
+    gallery.add_argument("--l2-weight", type=float, default=0.0, metavar="W", help="L2 penalty (less saturated)")
+    _add_output_options(gallery, "the gallery as one grid", "the images, N x PX x PX x 3 uint8")
     return parser
 
 
@@ -184,7 +199,32 @@ def run_activations(args, vizcore) -> None:
         print(f"  channel {row['channel']:>4}  mean {row['mean']:.3f}  max {row['max']:.3f}  zeros {row['zero_fraction']:.0%}")
 
 
-RUNNERS = {"models": run_models, "predict": run_predict, "activations": run_activations}
+def run_filters(args, vizcore) -> None:
+    from vizcore import filters, viz
+
+    model_name = args.model or vizcore.DEFAULT_MODEL
+    spec = vizcore.get_spec(model_name)
+    layer = args.layer or spec.presets.explorer_layers[0]
+    settings = filters.FilterSettings(
+        steps=args.steps, size=args.size, seed=args.seed, learning_rate=args.learning_rate,
+        parameterization=args.parameterization, objective=args.objective, images_per_channel=args.images_per_channel,
+        tv_weight=args.tv_weight, l2_weight=args.l2_weight,
+    )
+    settings.check()  # before the slow load
+    model = vizcore.load_model(model_name)
+    channels = filters.parse_channels(args.channels, filters.layer_channel_count(model, layer))
+    gallery = filters.visualise_filters(model, layer, channels, settings)
+    _write_outputs(args, picture=viz.image_grid(gallery.images, columns=8), array=gallery.images)
+    summary = gallery.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"{layer}: {len(gallery.channels)} images, {gallery.steps_done} steps in {gallery.seconds:.1f} s")
+    for row in summary["images"]:
+        print(f"  channel {row['channel']:>4}  activation {row['initial_activation']:8.3f} -> {row['final_activation']:8.3f}")
+
+
+RUNNERS = {"models": run_models, "predict": run_predict, "activations": run_activations, "filters": run_filters}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,23 @@ def colorize(values: np.ndarray, colormap: str = "viridis") -> np.ndarray:
     return cv2.cvtColor(cv2.applyColorMap(grey, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
 
 
+def image_grid(images: np.ndarray, columns: int = 8, padding: int = GRID_PADDING) -> np.ndarray:
+    """N x H x W x 3 uint8 images laid out row by row on a white sheet, ``padding`` px apart."""
+    if len(images) == 0:
+        raise VizcoreError("There are no images to show.")
+    count, height, width = images.shape[:3]
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    grid = np.full(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, 3), GRID_BACKGROUND, np.uint8
+    )
+    for position, image in enumerate(images):
+        row, column = divmod(position, columns)
+        top, left = padding + row * (height + padding), padding + column * (width + padding)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
 def channel_grid(
     maps: np.ndarray, channels: np.ndarray | list[int], columns: int = 8, tile: int = 64, colormap: str = "viridis"
 ) -> np.ndarray:
@@ -36,15 +53,11 @@ def channel_grid(
     channels = list(channels)
     if not channels:
         raise VizcoreError("There are no channels to show.")
-    rows = -(-len(channels) // columns)
-    step = tile + GRID_PADDING
-    grid = np.full((rows * step + GRID_PADDING, columns * step + GRID_PADDING, 3), GRID_BACKGROUND, np.uint8)
-    for position, channel in enumerate(channels):
-        row, column = divmod(position, columns)
-        tile_pixels = cv2.resize(maps[:, :, channel], (tile, tile), interpolation=cv2.INTER_NEAREST)
-        top, left = GRID_PADDING + row * step, GRID_PADDING + column * step
-        grid[top : top + tile, left : left + tile] = colorize(tile_pixels, colormap)
-    return grid
+    tiles = [
+        colorize(cv2.resize(maps[:, :, channel], (tile, tile), interpolation=cv2.INTER_NEAREST), colormap)
+        for channel in channels
+    ]
+    return image_grid(np.stack(tiles), columns)
 
 
 def overlay(pixels: np.ndarray, values: np.ndarray, opacity: float = 0.5, colormap: str = "jet") -> np.ndarray:

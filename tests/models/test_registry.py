@@ -44,7 +44,7 @@ def test_zoo_presets_name_real_layers(name):
     base = zoo.ARCHITECTURES[name](weights=None, include_top=False, input_shape=(size, size, 3))
     layer_names = {layer.name for layer in base.layers}
     presets = spec.presets
-    wanted = {*presets.explorer_layers, presets.gradcam_layer, *presets.dream_layers, *presets.style_layers, presets.content_layer}
+    wanted = {*presets.explorer_layers, presets.gradcam_layer, *presets.dream_layers, *presets.style_layers, presets.content_layer, *(layer for layer, _ in presets.gallery)}
     assert wanted <= layer_names, wanted - layer_names
     assert len(base.get_layer(presets.gradcam_layer).output.shape) == 4
     keras.backend.clear_session()
@@ -53,7 +53,7 @@ def test_zoo_presets_name_real_layers(name):
 def test_embedded_presets_name_real_layers(embedded_model):
     layer_names = {layer.name for layer in embedded_model.keras_model.layers}
     presets = embedded_model.spec.presets
-    wanted = {*presets.explorer_layers, presets.gradcam_layer, *presets.dream_layers, *presets.style_layers, presets.content_layer}
+    wanted = {*presets.explorer_layers, presets.gradcam_layer, *presets.dream_layers, *presets.style_layers, presets.content_layer, *(layer for layer, _ in presets.gallery)}
     assert wanted <= layer_names
 
 

@@ -37,6 +37,7 @@ EMBEDDED_SPEC = ModelSpec(
         dream_layers={"stage4_block3_add": 1.0, "stage5_block3_add": 1.0},
         style_layers=("stem_relu", "stage2_block2_add", "stage3_block2_add", "stage4_block3_add", "stage5_block3_add"),
         content_layer="stage5_block3_add",
+        gallery=(("stage4_block3_add", "0-15"), ("stage3_block2_add", "0-15"), ("stage5_block3_add", "0-15")),
     ),
     embedded=True,
 )

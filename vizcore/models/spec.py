@@ -20,6 +20,8 @@ class Presets:
     dream_layers: dict[str, float]
     style_layers: tuple[str, ...]
     content_layer: str
+    # Filter gallery examples worth opening with: (layer, channels such as "0-15"), best first.
+    gallery: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

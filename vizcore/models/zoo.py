@@ -70,6 +70,7 @@ ZOO_SPECS = (
             dream_layers={"block4_conv3": 1.0, "block5_conv2": 1.0},
             style_layers=_VGG_STYLE_LAYERS,
             content_layer="block5_conv2",
+            gallery=(("block3_conv1", "0-15"), ("block4_conv3", "0-15"), ("block2_conv2", "0-15")),
         ),
     ),
     _zoo_spec(
@@ -81,6 +82,7 @@ ZOO_SPECS = (
             dream_layers={"block4_conv4": 1.0, "block5_conv2": 1.0},
             style_layers=_VGG_STYLE_LAYERS,
             content_layer="block5_conv2",
+            gallery=(("block3_conv1", "0-15"), ("block4_conv4", "0-15"), ("block2_conv2", "0-15")),
         ),
     ),
     _zoo_spec(
@@ -92,6 +94,7 @@ ZOO_SPECS = (
             dream_layers={"conv3_block4_out": 1.0, "conv4_block6_out": 1.0},
             style_layers=("conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
             content_layer="conv4_block6_out",
+            gallery=(("conv3_block4_out", "0-15"), ("conv4_block6_out", "0-15")),
         ),
     ),
     _zoo_spec(
@@ -103,6 +106,7 @@ ZOO_SPECS = (
             dream_layers={"mixed3": 1.0, "mixed5": 1.0},
             style_layers=("mixed0", "mixed1", "mixed2", "mixed3", "mixed5"),
             content_layer="mixed7",
+            gallery=(("mixed3", "0-15"), ("mixed4", "0-15"), ("mixed2", "0-15")),
         ),
     ),
     _zoo_spec(
@@ -114,6 +118,7 @@ ZOO_SPECS = (
             dream_layers={"block_6_expand_relu": 1.0, "block_13_expand_relu": 1.0},
             style_layers=("Conv1_relu", "block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu"),
             content_layer="block_13_expand_relu",
+            gallery=(("block_6_expand_relu", "0-15"), ("block_13_expand_relu", "0-15")),
         ),
     ),
     _zoo_spec(
@@ -125,6 +130,7 @@ ZOO_SPECS = (
             dream_layers={"block4_sepconv2_bn": 1.0, "block8_sepconv3_bn": 1.0},
             style_layers=("block1_conv1_act", "block2_sepconv2_bn", "block3_sepconv2_bn", "block4_sepconv2_bn", "block5_sepconv3_bn"),
             content_layer="block8_sepconv3_bn",
+            gallery=(("block4_sepconv2_bn", "0-15"), ("block8_sepconv3_bn", "0-15")),
         ),
     ),
     _zoo_spec(
@@ -136,6 +142,7 @@ ZOO_SPECS = (
             dream_layers={"block4c_add": 1.0, "block5c_add": 1.0},
             style_layers=("stem_activation", "block2b_add", "block3b_add", "block4c_add", "block5c_add"),
             content_layer="block5c_add",
+            gallery=(("block4c_add", "0-15"), ("block3b_add", "0-15")),
         ),
     ),
 )

@@ -1,0 +1,228 @@
+"""Filter gallery: for each chosen channel of a layer, an image that excites it as much as possible.
+
+All chosen channels are optimised together as one batch (one gradient computation per step for
+the whole gallery) by the shared render loop in ``vizcore.optimize``. Images are RGB uint8.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from vizcore.errors import VizcoreError
+from vizcore.models.spec import LoadedModel
+from vizcore.optimize import (
+    CHANNELS, PARAMETERIZATIONS, CentreNeuron, ChannelMean, Diversity, FourierImage, Jitter, L2, Progress, Rotate,
+    Scale, TotalVariation, layer_outputs, render,
+)
+from vizcore.optimize.loop import feature_model
+
+OBJECTIVES = ("channel", "neuron")
+MAX_IMAGES = 64  # channels x images per channel, per run: bounds memory and time
+MAX_SIZE = 512
+MIN_SIZE = 32
+MAX_STEPS = 2048
+MAX_IMAGES_PER_CHANNEL = 4
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    """How the gallery is rendered. Sizes in pixels, angles in degrees; weights multiply 0..1-pixel terms."""
+
+    steps: int = 256
+    size: int = 128
+    learning_rate: float = 0.05
+    parameterization: str = "fourier"  # or "pixel"
+    decay: float = 1.0  # Fourier only: how strongly high frequencies are damped
+    jitter: int = 8
+    scale: float = 0.1  # random zoom in [1 - scale, 1 + scale]
+    rotate: float = 10.0
+    tv_weight: float = 0.0  # total variation: higher is smoother
+    l2_weight: float = 0.0  # pull towards grey: higher is less saturated
+    objective: str = "channel"  # "channel": mean of the whole map; "neuron": its centre unit only
+    images_per_channel: int = 1  # above 1, the images of a channel are pushed apart (diversity)
+    diversity_weight: float = 10.0
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise VizcoreError(f"Unknown objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}.")
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise VizcoreError(
+                f"Unknown parameterisation {self.parameterization!r}: choose one of {', '.join(PARAMETERIZATIONS)}."
+            )
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise VizcoreError(f"Steps must be between 1 and {MAX_STEPS}, not {self.steps}.")
+        if not MIN_SIZE <= self.size <= MAX_SIZE:
+            raise VizcoreError(f"Image size must be between {MIN_SIZE} and {MAX_SIZE} px, not {self.size}.")
+        if not 1 <= self.images_per_channel <= MAX_IMAGES_PER_CHANNEL:
+            raise VizcoreError(f"Images per channel must be between 1 and {MAX_IMAGES_PER_CHANNEL}, not {self.images_per_channel}.")
+        if self.learning_rate <= 0:
+            raise VizcoreError(f"The learning rate must be above 0, not {self.learning_rate}.")
+        if not 0 <= self.scale < 1 or self.jitter < 0 or self.rotate < 0:
+            raise VizcoreError("Jitter and rotation must be 0 or more, and the scale range between 0 and 1.")
+
+    def transforms(self) -> tuple:
+        chosen = []
+        if self.jitter:
+            chosen.append(Jitter(float(self.jitter)))
+        if self.scale:
+            chosen.append(Scale(1.0 - self.scale, 1.0 + self.scale))
+        if self.rotate:
+            chosen.append(Rotate(float(self.rotate)))
+        if self.jitter:
+            chosen.append(Jitter(float(max(self.jitter // 2, 1))))
+        return tuple(chosen)
+
+    def parameterization_object(self):
+        if self.parameterization == "fourier":
+            return FourierImage(self.decay)
+        return PARAMETERIZATIONS[self.parameterization]
+
+    def objective_for(self, layer: str):
+        unit = ChannelMean(layer) if self.objective == "channel" else CentreNeuron(layer)
+        objective = unit
+        if self.tv_weight:
+            objective = objective - self.tv_weight * TotalVariation()
+        if self.l2_weight:
+            objective = objective - self.l2_weight * L2()
+        if self.images_per_channel > 1:
+            objective = objective + self.diversity_weight * Diversity(layer, self.images_per_channel)
+        return objective
+
+
+@dataclass(frozen=True)
+class FilterGallery:
+    model: str
+    layer: str
+    channels: tuple[int, ...]  # the channel each image excites, one entry per image
+    images: np.ndarray  # N x size x size x 3, uint8 RGB
+    final_activation: np.ndarray  # N, the objective's unit on each final image (no transforms)
+    initial_activation: np.ndarray  # N, the same on the starting image
+    settings: FilterSettings = field(default_factory=FilterSettings)
+    steps_done: int = 0
+    stopped: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        """The JSON record: what was asked, and how strongly each image excites its channel."""
+
+        def number(value) -> float | None:  # a stopped run's preview has no measured activations
+            return None if np.isnan(value) else float(value)
+
+        return {
+            "model": self.model,
+            "layer": self.layer,
+            "channels": sorted(set(self.channels)),
+            "parameters": asdict(self.settings),
+            "steps_done": self.steps_done,
+            "stopped": self.stopped,
+            "seconds": round(self.seconds, 3),
+            "final_activation": [number(value) for value in self.final_activation],
+            "images": [
+                {"channel": channel, "final_activation": number(final), "initial_activation": number(initial)}
+                for channel, final, initial in zip(self.channels, self.final_activation, self.initial_activation)
+            ],
+        }
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+
+
+def parse_channels(text: str, channel_count: int) -> list[int]:
+    """``"0-15"``, ``"3, 7, 40-43"`` -> channel indices in the order given, checked against the layer."""
+    channels: list[int] = []
+    for part in str(text).split(","):
+        if not part.strip():
+            continue
+        match = _RANGE.match(part)
+        if not match:
+            raise VizcoreError(f"Could not read channels {text!r}: write them like 0-15 or 3, 7, 40-43.")
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if last < first:
+            raise VizcoreError(f"The channel range {part.strip()} runs backwards: write it as {last}-{first}.")
+        channels.extend(range(first, last + 1))
+    if not channels:
+        raise VizcoreError("Choose at least one channel, like 0-15.")
+    if max(channels) >= channel_count:
+        raise VizcoreError(f"Channel {max(channels)} does not exist: the layer has channels 0 to {channel_count - 1}.")
+    return list(dict.fromkeys(channels))
+
+
+def layer_channel_count(loaded: LoadedModel, layer: str) -> int:
+    return int(feature_model(loaded, (layer,)).outputs[0].shape[-1])
+
+
+def unit_activations(loaded: LoadedModel, layer: str, images: np.ndarray, objective: str = "channel") -> np.ndarray:
+    """N x C: for each image (uint8 or 0..1 float), every channel's mean (or centre unit) on ``layer``."""
+    values = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+    maps = layer_outputs(loaded, (layer,), values)[layer]
+    if objective == "neuron":
+        return maps[:, maps.shape[1] // 2, maps.shape[2] // 2, :]
+    return maps.mean(axis=(1, 2))
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def visualise_filters(
+    loaded: LoadedModel,
+    layer: str,
+    channels: list[int],
+    settings: FilterSettings = FilterSettings(),
+    *,
+    preview_every: int = 0,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FilterGallery:
+    """Render one image per channel (``images_per_channel`` each) of ``layer``, all in one batch.
+
+    ``on_progress`` and ``should_stop`` are passed to the render loop: live previews every
+    ``preview_every`` steps, and a stop that takes effect before the next step.
+    """
+    settings.check()
+    channel_count = layer_channel_count(loaded, layer)
+    channels = [int(channel) for channel in channels]
+    if not channels or min(channels) < 0 or max(channels) >= channel_count:
+        raise VizcoreError(f"Channels must be between 0 and {channel_count - 1} for layer {layer!r}.")
+    per_image = np.repeat(np.asarray(channels, np.int32), settings.images_per_channel)
+    if len(per_image) > MAX_IMAGES:
+        raise VizcoreError(
+            f"That is {len(per_image)} images in one run; the limit is {MAX_IMAGES}: choose fewer channels or images per channel."
+        )
+    result = render(
+        loaded,
+        settings.objective_for(layer),
+        settings.parameterization_object(),
+        batch=len(per_image),
+        size=settings.size,
+        steps=settings.steps,
+        learning_rate=settings.learning_rate,
+        transforms=settings.transforms(),
+        seed=settings.seed,
+        targets={CHANNELS: per_image},
+        preview_every=preview_every,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
+    images = to_uint8(result.images)
+    rows = np.arange(len(per_image))
+    final = unit_activations(loaded, layer, images, settings.objective)[rows, per_image]
+    initial = unit_activations(loaded, layer, result.initial_images, settings.objective)[rows, per_image]
+    return FilterGallery(
+        model=loaded.spec.name,
+        layer=layer,
+        channels=tuple(int(channel) for channel in per_image),
+        images=images,
+        final_activation=final,
+        initial_activation=initial,
+        settings=settings,
+        steps_done=result.steps_done,
+        stopped=result.stopped,
+        seconds=result.seconds,
+    )
