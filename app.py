@@ -4,7 +4,7 @@ import streamlit as st
 
 st.set_page_config(page_title="vizcore", page_icon=":material/visibility:", layout="wide")
 
-from pages.common import render_sidebar  # noqa: E402  (set_page_config must come first)
+from pages.common import remember_page_settings, render_sidebar  # noqa: E402  (set_page_config must come first)
 
 # Each url_path differs from its file's stem on purpose. With a pages/ folder beside the entrypoint,
 # Streamlit's first run in a process (and every AppTest run) goes through the legacy pages-folder
@@ -20,5 +20,6 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
+remember_page_settings()
 render_sidebar()
 navigation.run()

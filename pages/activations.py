@@ -92,7 +92,7 @@ figure = go.Figure(
 figure.update_layout(
     xaxis_title="channel", yaxis_title="mean activation", height=260, margin=dict(l=10, r=10, t=10, b=40), bargap=0.05
 )
-st.plotly_chart(figure, key="explorer_means")
+st.plotly_chart(figure, key="explorer_means_chart")
 
 parameters = selection.parameters(layer=layer, shape=list(maps.shape), normalisation=normalisation, sort=sort, page=page)
 record = {"parameters": parameters, "top_channels": activations.strongest_channels(maps)}

@@ -28,6 +28,19 @@ SOURCE_UPLOAD = "Upload"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 
 
+# Page widgets whose values should survive a visit to another page. Streamlit drops a widget's
+# state on any run that does not draw it; writing it back each run keeps it. Buttons and
+# download buttons cannot be written, so their keys end in one of the excluded suffixes.
+REMEMBERED_PREFIXES = ("explorer_", "filters_")
+NOT_REMEMBERED_SUFFIXES = ("_run", "_stop", "_png", "_npy", "_json", "_chart")
+
+
+def remember_page_settings() -> None:
+    for key in list(st.session_state):
+        if str(key).startswith(REMEMBERED_PREFIXES) and not str(key).endswith(NOT_REMEMBERED_SUFFIXES):
+            st.session_state[key] = st.session_state[key]
+
+
 @dataclass(frozen=True)
 class Selection:
     """The model and image every page works on."""

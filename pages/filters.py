@@ -1,10 +1,172 @@
-"""Filter gallery: not built yet (issue #3)."""
+"""Filter gallery: for chosen channels of a layer, the image that excites each one most."""
 
-from pages.common import not_built_yet, page_intro
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages.common import current_selection, json_download, page_intro
+from vizcore import activations, cached, filters, images, viz
+from vizcore.errors import VizcoreError
+
+PREVIEW_EVERY = 8
+GRID_COLUMNS = 8
+SIZES = (64, 96, 128, 192, 256, 384, 512)
+PARTIAL = "filters_partial"  # the last live preview, kept so a stopped run still shows what it reached
 
 page_intro(
     "Filter gallery",
-    "This page shows, for each chosen filter, a synthetic image that excites it as much as possible.",
-    "Repeating textures mean the filter detects that pattern wherever it appears.",
+    "Each picture is synthesised from grey noise so that one channel of the chosen layer responds to it as strongly as possible.",
+    "Repeating textures mean the channel detects that pattern wherever it appears; early layers give edges and colours, later ones textures and object parts.",
 )
-not_built_yet(3)
+
+selection = current_selection()
+model = selection.model
+layers = {info.name: info for info in activations.spatial_layers(model)}
+examples = [(layer, channels) for layer, channels in model.spec.presets.gallery if layer in layers]
+layer_key, channels_key = f"filters_layer_{selection.model_name}", f"filters_channels_{selection.model_name}"
+ordered_layers = list(dict.fromkeys([layer for layer, _ in examples] + list(layers)))
+st.session_state.setdefault(layer_key, ordered_layers[0])
+st.session_state.setdefault(channels_key, examples[0][1] if examples else "0-15")
+
+
+def use_example() -> None:
+    layer, channels = st.session_state["filters_example"]
+    st.session_state[layer_key], st.session_state[channels_key] = layer, channels
+
+
+if examples:
+    st.selectbox(
+        "Start from a preset", examples, index=None, key="filters_example", on_change=use_example,
+        format_func=lambda example: f"★ {example[0]}, channels {example[1]}", placeholder="Pick a preset…",
+    )
+gallery_presets = {layer for layer, _ in examples}
+layer_column, channels_column = st.columns([3, 2])
+layer = layer_column.selectbox(
+    "Layer (★ = preset)", ordered_layers, key=layer_key,
+    format_func=lambda name: f"{'★ ' if name in gallery_presets else ''}{layers[name].block} · {name} ({layers[name].shape_text})",
+)
+channels_text = channels_column.text_input("Channels", key=channels_key, help="For example 0-15, or 3, 7, 40-43.")
+
+with st.expander("Settings", expanded=False):
+    first, second, third = st.columns(3)
+    steps = first.slider("Steps", 16, 1024, 256, 16, key="filters_steps")
+    size = first.select_slider("Image size (px)", SIZES, 128, key="filters_size")
+    learning_rate = first.number_input("Learning rate", 0.001, 1.0, 0.05, 0.01, format="%.3f", key="filters_lr")
+    seed = first.number_input("Random seed", 0, 2**31 - 1, 0, key="filters_seed")
+    parameterization = second.radio(
+        "Image parameterisation", ["fourier", "pixel"], key="filters_param",
+        format_func={"fourier": "Fourier, decorrelated colour", "pixel": "Pixels"}.get,
+    )
+    objective = second.radio(
+        "Objective", filters.OBJECTIVES, key="filters_objective",
+        format_func={"channel": "Whole channel (mean)", "neuron": "Centre neuron"}.get,
+    )
+    images_per_channel = second.slider("Images per channel (diversity)", 1, filters.MAX_IMAGES_PER_CHANNEL, 1, key="filters_per_channel")
+    diversity_weight = second.number_input("Diversity weight", 0.0, 1000.0, 10.0, 1.0, key="filters_diversity",
+                                           disabled=images_per_channel == 1)
+    jitter = third.slider("Jitter (px)", 0, 32, 8, key="filters_jitter")
+    scale = third.slider("Scale ±", 0.0, 0.5, 0.1, 0.05, key="filters_scale")
+    rotate = third.slider("Rotate ± (degrees)", 0.0, 45.0, 10.0, 1.0, key="filters_rotate")
+    tv_weight = third.number_input("Total-variation weight", 0.0, 1000.0, 0.0, 1.0, key="filters_tv", help="Higher is smoother.")
+    l2_weight = third.number_input("L2 weight", 0.0, 1000.0, 0.0, 1.0, key="filters_l2", help="Higher is less saturated.")
+
+settings = filters.FilterSettings(
+    steps=int(steps), size=int(size), learning_rate=float(learning_rate), parameterization=parameterization,
+    jitter=int(jitter), scale=float(scale), rotate=float(rotate), tv_weight=float(tv_weight), l2_weight=float(l2_weight),
+    objective=objective, images_per_channel=int(images_per_channel), diversity_weight=float(diversity_weight),
+    seed=int(seed),
+)
+try:
+    settings.check()
+    channels = filters.parse_channels(channels_text, cached.layer_channel_count(selection.model_name, layer))
+    if len(channels) * settings.images_per_channel > filters.MAX_IMAGES:
+        raise VizcoreError(f"That is more than {filters.MAX_IMAGES} images in one run: choose fewer channels or images per channel.")
+except VizcoreError as error:
+    st.error(str(error))
+    st.stop()
+
+request = (selection.model_name, layer, tuple(channels), settings)
+store = cached.gallery_store()
+gallery = store.get(request)
+
+if gallery is None:
+    partial = st.session_state.get(PARTIAL)
+    stopped_here = partial is not None and partial["request"] == request
+    warning = st.empty()
+    run = st.button(f"Render {len(channels) * settings.images_per_channel} images", type="primary", key="filters_run")
+    if not run:
+        if stopped_here:
+            warning.warning(
+                f"Stopped after {partial['step']} of {settings.steps} steps; below is the preview from that point. "
+                "Render again to finish it."
+            )
+            gallery = partial["gallery"]
+        else:
+            st.info("Nothing rendered for these settings yet: press Render. Finished galleries are kept, so coming back is instant.")
+            st.stop()
+    else:
+        st.button("Stop", key="filters_stop", help="Ends the run after the current step and keeps the last preview.")
+        progress = st.progress(0.0, text="Starting…")
+        preview = st.empty()
+
+        def show_progress(update) -> None:
+            progress.progress(update.step / update.steps, text=f"Step {update.step} of {update.steps}")
+            if update.images is not None:
+                shown = filters.to_uint8(update.images)
+                preview.image(viz.image_grid(shown, GRID_COLUMNS), caption=f"Live preview, step {update.step}")
+                st.session_state[PARTIAL] = {
+                    "request": request,
+                    "step": update.step,
+                    "gallery": filters.FilterGallery(
+                        model=selection.model_name, layer=layer,
+                        channels=tuple(np.repeat(channels, settings.images_per_channel).tolist()), images=shown,
+                        final_activation=np.full(len(shown), np.nan, np.float32),
+                        initial_activation=np.full(len(shown), np.nan, np.float32),
+                        settings=settings, steps_done=update.step, stopped=True,
+                    ),
+                }
+
+        try:
+            gallery = filters.visualise_filters(
+                model, layer, channels, settings, preview_every=PREVIEW_EVERY, on_progress=show_progress
+            )
+        except VizcoreError as error:
+            st.error(str(error))
+            st.stop()
+        store.put(request, gallery)
+        st.session_state.pop(PARTIAL, None)
+        progress.empty()
+        preview.empty()
+
+grid = viz.image_grid(gallery.images, GRID_COLUMNS)
+status = "stopped early" if gallery.stopped else f"{gallery.seconds:.1f} s"
+st.image(
+    grid,
+    caption=f"{layer}: channels {channels_text.strip()} ({len(gallery.channels)} images, {gallery.steps_done} steps, {status}), "
+    "in reading order",
+)
+
+if not gallery.stopped:
+    labels = [f"{channel}" if settings.images_per_channel == 1 else f"{channel}.{index % settings.images_per_channel}"
+              for index, channel in enumerate(gallery.channels)]
+    figure = go.Figure([
+        go.Bar(name="start (grey noise)", x=labels, y=gallery.initial_activation, marker_color="#bbbbbb"),
+        go.Bar(name="its synthesised image", x=labels, y=gallery.final_activation, marker_color="#1f77b4"),
+    ])
+    figure.update_layout(
+        barmode="group", xaxis_title="channel", xaxis_type="category",
+        yaxis_title="mean activation" if settings.objective == "channel" else "centre-unit activation",
+        height=280, margin=dict(l=10, r=10, t=10, b=40), legend=dict(orientation="h", y=1.12),
+    )
+    st.plotly_chart(figure, key="filters_activation_chart")
+
+record = gallery.summary()
+array_buffer = io.BytesIO()
+np.save(array_buffer, gallery.images)
+png_column, npy_column, json_column, _ = st.columns([1, 1, 1, 2])
+png_column.download_button("Grid PNG", images.encode_png(grid), f"{layer}_filters.png", "image/png", key="filters_png")
+npy_column.download_button("Images NPY", array_buffer.getvalue(), f"{layer}_filters.npy", "application/octet-stream", key="filters_npy")
+with json_column:
+    json_download("Parameters JSON", record, f"{layer}_filters.json", key="filters_json")

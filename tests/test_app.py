@@ -21,7 +21,7 @@ PAGES = [
     "pages/deepdream.py",
     "pages/style_transfer.py",
 ]
-BUILT_PAGES = ("pages/predictions.py", "pages/activations.py")
+BUILT_PAGES = ("pages/predictions.py", "pages/activations.py", "pages/filters.py")
 CAT_LABELS = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
 
 
@@ -146,3 +146,38 @@ def test_activation_explorer_shows_the_chosen_layer(app):
     assert spec["data"][0]["marker"]["color"][7] == "#d62728"
     assert [b.label for b in app.get("download_button")] == ["Grid PNG", "Activations NPY", "Parameters JSON"]
     assert app.sidebar.selectbox(key="sample_choice").value == "chelsea"
+    app.switch_page("pages/predictions.py").run()
+    app.switch_page("pages/activations.py").run()  # a visit elsewhere keeps the page's choices
+    assert app.selectbox(key="explorer_layer_efficientnet_lite0").value == "head_relu"
+    assert app.number_input(key="explorer_channel_head_relu").value == 7
+
+
+def test_filter_gallery_renders_caches_and_downloads(app):
+    app.switch_page("pages/filters.py").run()
+    assert_healthy(app)
+    assert app.selectbox(key="filters_layer_efficientnet_lite0").value == "stage4_block3_add"  # the first preset
+    assert "press Render" in app.info[0].value and not app.main.get("image")
+    app.selectbox(key="filters_layer_efficientnet_lite0").set_value("stage3_block2_add")
+    app.text_input(key="filters_channels_efficientnet_lite0").set_value("0-3")
+    app.slider(key="filters_steps").set_value(32)
+    app.select_slider(key="filters_size").set_value(64).run()
+    app.button(key="filters_run").click().run()
+    assert_healthy(app)
+    grid = app.main.get("image")[-1].proto.imgs[0]
+    assert "stage3_block2_add: channels 0-3 (4 images, 32 steps" in grid.caption
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    start, final = plotly_array(spec["data"][0]["y"]), plotly_array(spec["data"][1]["y"])
+    assert np.all(final > start)
+    assert [b.label for b in app.get("download_button")] == ["Grid PNG", "Images NPY", "Parameters JSON"]
+
+    app.switch_page("pages/predictions.py").run()
+    app.switch_page("pages/filters.py").run()  # back again: the finished gallery comes from the cache
+    assert_healthy(app)
+    assert not app.info and "4 images, 32 steps" in app.main.get("image")[-1].proto.imgs[0].caption
+
+
+def test_filter_gallery_bad_channels_is_one_sentence(app):
+    app.switch_page("pages/filters.py").run()
+    app.text_input(key="filters_channels_efficientnet_lite0").set_value("0-5000").run()
+    assert_healthy(app)
+    assert app.error[0].value == "Channel 5000 does not exist: the layer has channels 0 to 79."

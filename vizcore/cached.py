@@ -13,12 +13,14 @@ hash and parameters; the pixels themselves are passed unhashed (``_pixels``) nex
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 import streamlit as st
 
-from vizcore import activations, images, models, predictions
+from vizcore import activations, filters, images, models, predictions
 from vizcore.device import device_summary
 
 
@@ -60,3 +62,41 @@ def top_predictions(
 @st.cache_data(show_spinner=False, max_entries=64)
 def layer_activations(model_name: str, image_key: str, _pixels: np.ndarray, layer_name: str) -> np.ndarray:
     return activations.layer_activations(shared_model(model_name), _pixels, layer_name)
+
+
+class ResultStore:
+    """A small thread-safe LRU of finished results, shared by every session.
+
+    For long runs with live previews, which ``st.cache_data`` cannot wrap: the page looks a
+    result up by its parameters and stores it once the run completes (never a stopped run).
+    """
+
+    def __init__(self, max_entries: int):
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_entries = max_entries
+
+    def get(self, key):
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def gallery_store() -> ResultStore:
+    """Finished filter galleries keyed by (model, layer, channels, FilterSettings)."""
+    return ResultStore(max_entries=48)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def layer_channel_count(model_name: str, layer: str) -> int:
+    return filters.layer_channel_count(shared_model(model_name), layer)
