@@ -95,7 +95,8 @@ if gallery is None:
     partial = st.session_state.get(PARTIAL)
     stopped_here = partial is not None and partial["request"] == request
     warning = st.empty()
-    run = st.button(f"Render {len(channels) * settings.images_per_channel} images", type="primary", key="filters_run")
+    controls = st.empty()  # Render, then Stop while running; cleared once the gallery is done
+    run = controls.button(f"Render {len(channels) * settings.images_per_channel} images", type="primary", key="filters_run")
     if not run:
         if stopped_here:
             warning.warning(
@@ -107,7 +108,7 @@ if gallery is None:
             st.info("Nothing rendered for these settings yet: press Render. Finished galleries are kept, so coming back is instant.")
             st.stop()
     else:
-        st.button("Stop", key="filters_stop", help="Ends the run after the current step and keeps the last preview.")
+        controls.button("Stop", key="filters_stop", help="Ends the run after the current step and keeps the last preview.")
         progress = st.progress(0.0, text="Starting…")
         preview = st.empty()
 
@@ -137,8 +138,8 @@ if gallery is None:
             st.stop()
         store.put(request, gallery)
         st.session_state.pop(PARTIAL, None)
-        progress.empty()
-        preview.empty()
+        for placeholder in (controls, progress, preview):
+            placeholder.empty()
 
 grid = viz.image_grid(gallery.images, GRID_COLUMNS)
 status = "stopped early" if gallery.stopped else f"{gallery.seconds:.1f} s"
