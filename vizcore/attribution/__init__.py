@@ -1,0 +1,67 @@
+"""Why the model decided: attribution maps for one image and class, and how faithful each map is.
+
+``explain(model, pixels, method)`` runs any method by its CLI name; every map is S x S float32 at
+the model input's resolution. One module per family: ``gradients`` (saliency, SmoothGrad,
+Integrated Gradients, guided backpropagation), ``occlusion``, ``cam`` (Grad-CAM, Grad-CAM++,
+Score-CAM, guided Grad-CAM), ``faithfulness`` (deletion and insertion curves); ``graph`` builds
+the flat private model copy they all use, which is what makes nested models work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vizcore.attribution.cam import gradcam, gradcam_plus_plus, guided_gradcam, scorecam
+from vizcore.attribution.common import AttributionMap, default_cam_layer, spatial_layer_names
+from vizcore.attribution.faithfulness import FaithfulnessCurves, faithfulness
+from vizcore.attribution.gradients import guided_backprop, integrated_gradients, saliency, smoothgrad
+from vizcore.attribution.occlusion import occlusion
+from vizcore.errors import VizcoreError
+from vizcore.models.spec import LoadedModel
+
+METHODS = {
+    "occlusion": occlusion,
+    "saliency": saliency,
+    "smoothgrad": smoothgrad,
+    "ig": integrated_gradients,
+    "guided": guided_backprop,
+    "gradcam": gradcam,
+    "gradcam++": gradcam_plus_plus,
+    "scorecam": scorecam,
+    "guided-gradcam": guided_gradcam,
+}
+LAYER_METHODS = ("gradcam", "gradcam++", "scorecam", "guided-gradcam")
+METHOD_TITLES = {
+    "occlusion": "Occlusion",
+    "saliency": "Saliency",
+    "smoothgrad": "SmoothGrad",
+    "ig": "Integrated Gradients",
+    "guided": "Guided backprop",
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "scorecam": "Score-CAM",
+    "guided-gradcam": "Guided Grad-CAM",
+}
+
+
+def explain(
+    loaded: LoadedModel, pixels: np.ndarray, method: str, class_index: int | None = None, layer: str | None = None,
+    **options,
+) -> AttributionMap:
+    """The ``method`` map for RGB uint8 ``pixels`` and ``class_index`` (top-1 when None).
+
+    ``layer`` applies to the CAM methods (default: the model's Grad-CAM layer); ``options`` are
+    the method's own keyword arguments (``patch``, ``samples``, ``steps``, ``baseline``...).
+    """
+    if method not in METHODS:
+        raise VizcoreError(f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
+    if method in LAYER_METHODS:
+        return METHODS[method](loaded, pixels, class_index, layer, **options)
+    return METHODS[method](loaded, pixels, class_index, **options)
+
+
+__all__ = [
+    "LAYER_METHODS", "METHODS", "METHOD_TITLES", "AttributionMap", "FaithfulnessCurves", "default_cam_layer", "explain",
+    "faithfulness", "gradcam", "gradcam_plus_plus", "guided_backprop", "guided_gradcam", "integrated_gradients",
+    "occlusion", "saliency", "scorecam", "smoothgrad", "spatial_layer_names",
+]

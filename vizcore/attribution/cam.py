@@ -1,0 +1,127 @@
+"""Class activation maps from a convolutional layer: Grad-CAM, Grad-CAM++, Score-CAM, guided Grad-CAM.
+
+All work on the flat private copy of the model (see graph.py), so nested models work and the
+shared model is never touched. Maps come back at the model input's resolution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from vizcore.attribution.common import (
+    SCORE, AttributionMap, attribution_model, batches, check_cam_layer, choose_class, default_cam_layer, image_batch,
+    softmax, upsample,
+)
+from vizcore.attribution.gradients import guided_backprop
+from vizcore.errors import VizcoreError
+from vizcore.models.spec import LoadedModel
+
+SCORECAM_MAX_CHANNELS = 256  # Score-CAM costs one forward pass per channel: the strongest ones only
+SCORECAM_CHUNK = 32
+
+
+@tf.function(reduce_retracing=True)
+def _features_and_gradients(model, layer, batch, class_index):
+    with tf.GradientTape() as tape:
+        outputs = model(batch, training=False)
+        features = outputs[layer]
+        score = outputs[SCORE][:, class_index]
+    return features, tape.gradient(score, features)
+
+
+def _layer_and_class(loaded, pixels, layer, class_index):
+    layer = check_cam_layer(loaded, layer) if layer else default_cam_layer(loaded)
+    batch = image_batch(loaded, pixels)
+    class_index, label, probability = choose_class(loaded, batch, class_index)
+    return layer, batch, class_index, label, probability
+
+
+def _gradients(loaded, layer, batch, class_index):
+    model = attribution_model(loaded, (layer,))
+    with loaded.lock:
+        features, gradients = _features_and_gradients(model, layer, batch, tf.constant(class_index))
+    return np.asarray(features)[0], np.asarray(gradients)[0]
+
+
+def gradcam(loaded: LoadedModel, pixels: np.ndarray, class_index: int | None = None, layer: str | None = None) -> AttributionMap:
+    """Grad-CAM: feature maps weighted by the spatial mean of the class score's gradient, then ReLU."""
+    layer, batch, class_index, label, probability = _layer_and_class(loaded, pixels, layer, class_index)
+    features, gradients = _gradients(loaded, layer, batch, class_index)
+    weights = gradients.mean(axis=(0, 1))
+    cam = np.maximum((features * weights).sum(axis=-1), 0.0)
+    return AttributionMap("gradcam", class_index, label, probability, upsample(cam, loaded.spec.input_size), layer)
+
+
+def gradcam_plus_plus(
+    loaded: LoadedModel, pixels: np.ndarray, class_index: int | None = None, layer: str | None = None
+) -> AttributionMap:
+    """Grad-CAM++ (Chattopadhay et al. 2018): per-position weights from higher-order gradient terms.
+
+    With an exponential of the score, the second and third derivatives are powers of the first,
+    so one gradient computation gives all three.
+    """
+    layer, batch, class_index, label, probability = _layer_and_class(loaded, pixels, layer, class_index)
+    features, gradients = _gradients(loaded, layer, batch, class_index)
+    squared, cubed = gradients**2, gradients**3
+    denominator = 2.0 * squared + features.sum(axis=(0, 1), keepdims=True) * cubed
+    alpha = squared / np.where(denominator != 0.0, denominator, 1.0)
+    weights = (alpha * np.maximum(gradients, 0.0)).sum(axis=(0, 1))
+    cam = np.maximum((features * weights).sum(axis=-1), 0.0)
+    return AttributionMap("gradcam++", class_index, label, probability, upsample(cam, loaded.spec.input_size), layer)
+
+
+@tf.function(reduce_retracing=True)
+def _features(model, layer, batch):
+    return model(batch, training=False)[layer]
+
+
+def scorecam(
+    loaded: LoadedModel,
+    pixels: np.ndarray,
+    class_index: int | None = None,
+    layer: str | None = None,
+    max_channels: int = SCORECAM_MAX_CHANNELS,
+) -> AttributionMap:
+    """Score-CAM (Wang et al. 2020): each channel, as a mask on the image, weighted by the class probability it keeps.
+
+    Costs one forward pass per channel, so only the ``max_channels`` most active channels are used.
+    """
+    if max_channels < 1:
+        raise VizcoreError(f"Score-CAM needs at least 1 channel, not {max_channels}.")
+    layer, batch, class_index, label, probability = _layer_and_class(loaded, pixels, layer, class_index)
+    model = attribution_model(loaded, (layer,))
+    with loaded.lock:
+        features = np.asarray(_features(model, layer, batch))[0]
+    size = loaded.spec.input_size
+    chosen = np.argsort(-features.mean(axis=(0, 1)))[:max_channels]
+    image = batch.numpy()[0]
+    baseline = np.asarray(loaded.spec.preprocessing.to_model(np.zeros(3, np.float32)), np.float32)
+    scores = np.zeros(len(chosen), np.float32)
+    for start, end in batches(len(chosen), SCORECAM_CHUNK):
+        masks = np.stack([upsample(features[:, :, channel], size) for channel in chosen[start:end]])
+        low = masks.min(axis=(1, 2), keepdims=True)
+        span = masks.max(axis=(1, 2), keepdims=True) - low
+        masks = ((masks - low) / np.where(span > 0, span, 1.0))[..., None]
+        masked = baseline + masks * (image - baseline)  # the image seen only through each mask, black elsewhere
+        with loaded.lock:
+            class_scores = np.asarray(_scores_of(attribution_model(loaded), tf.constant(masked, tf.float32)))
+        scores[start:end] = softmax(class_scores)[:, class_index]
+    cam = np.maximum((features[:, :, chosen] * scores).sum(axis=-1), 0.0)
+    details = {"channels_used": int(len(chosen)), "channels_in_layer": int(features.shape[-1])}
+    return AttributionMap("scorecam", class_index, label, probability, upsample(cam, size), layer, details)
+
+
+@tf.function(reduce_retracing=True)
+def _scores_of(model, batch):
+    return model(batch, training=False)[SCORE]
+
+
+def guided_gradcam(
+    loaded: LoadedModel, pixels: np.ndarray, class_index: int | None = None, layer: str | None = None
+) -> AttributionMap:
+    """Guided Grad-CAM: guided backpropagation's fine detail, kept where Grad-CAM is hot."""
+    coarse = gradcam(loaded, pixels, class_index, layer)
+    fine = guided_backprop(loaded, pixels, coarse.class_index)
+    values = fine.values * coarse.normalised()
+    return AttributionMap("guided-gradcam", coarse.class_index, coarse.label, coarse.probability, values, coarse.layer)
