@@ -31,8 +31,8 @@ UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 # Page widgets whose values should survive a visit to another page. Streamlit drops a widget's
 # state on any run that does not draw it; writing it back each run keeps it. Buttons and
 # download buttons cannot be written, so their keys end in one of the excluded suffixes.
-REMEMBERED_PREFIXES = ("explorer_", "filters_")
-NOT_REMEMBERED_SUFFIXES = ("_run", "_stop", "_png", "_npy", "_json", "_chart")
+REMEMBERED_PREFIXES = ("explorer_", "filters_", "saliency_", "gradcam_")
+NOT_REMEMBERED_SUFFIXES = ("_run", "_stop", "_png", "_npy", "_json", "_chart", "_compared")
 
 
 def remember_page_settings() -> None:

@@ -1,10 +1,80 @@
-"""Grad-CAM: not built yet (issue #4)."""
+"""Grad-CAM: where in the image a late convolutional layer finds evidence for a class, two classes side by side."""
 
-from pages.common import not_built_yet, page_intro
+import json
+
+import numpy as np
+import streamlit as st
+
+from pages.attribution_view import class_picker, colormap_picker, compute, display_values, map_card
+from pages.common import current_selection, page_intro
+from vizcore import attribution, cached, images, viz
+
+CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "guided-gradcam")
+COMPARED = "gradcam_compared"  # session key: the request whose comparison the user asked for
 
 page_intro(
     "Grad-CAM",
-    "This page shows the regions of the image that drove the score of a chosen class, computed from a late convolutional layer.",
-    "Red marks the evidence for the class, blue marks what did not matter.",
+    "Warm colours mark where the chosen layer sees evidence for each class; compare two classes to see what tells them apart.",
+    "The curves under each map show how fast the class probability falls when its hottest pixels are blurred away (deletion) and rises when only they are shown (insertion).",
 )
-not_built_yet(4)
+
+selection = current_selection()
+layers, default_layer = cached.cam_layers(selection.model_name)
+method_column, layer_column, cap_column = st.columns([2, 2, 1])
+method = method_column.radio("Method", CAM_METHODS, horizontal=True, key="gradcam_method",
+                             format_func=attribution.METHOD_TITLES.get)
+layer = layer_column.selectbox(
+    "Layer", layers, index=layers.index(default_layer), key=f"gradcam_layer_{selection.model_name}",
+    help="Defaults to the model's Grad-CAM layer: the last with a spatial map larger than 1 x 1.",
+)
+max_channels = cap_column.number_input("Score-CAM channels", 8, 2048, 256, 8, key="gradcam_scorecam_channels",
+                                       disabled=method != "scorecam", help="Score-CAM runs the model once per channel.")
+options = {"max_channels": int(max_channels)} if method == "scorecam" else {}
+
+first_column, second_column, opacity_column, colormap_column = st.columns([2, 2, 1, 1])
+with first_column:
+    first_class = class_picker(selection, "First class", "gradcam_first", default_rank=0)
+with second_column:
+    second_class = class_picker(selection, "Second class", "gradcam_second", default_rank=1)
+opacity = opacity_column.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="gradcam_opacity")
+colormap = colormap_picker(colormap_column, "gradcam_colormap")
+
+for column, class_index, key in ((first_column, first_class, "first"), (second_column, second_class, "second")):
+    computed = compute(selection, method, class_index, layer, **options)
+    if computed:
+        with column:
+            map_card(selection, *computed, key=f"cam_{key}", opacity=opacity, colormap=colormap,
+                     parameters=options)
+
+st.subheader("Compare methods")
+st.markdown(
+    "Every method's map for the first class, ranked by deletion area: the most faithful map for this image comes first."
+)
+request = (selection.model_name, selection.image_key, first_class, layer)
+if st.button("Compare all methods", key="gradcam_compare_run") or st.session_state.get(COMPARED) == request:
+    st.session_state[COMPARED] = request
+    progress = st.progress(0.0)
+    ranked = []
+    for position, name in enumerate(attribution.METHODS):
+        progress.progress(position / len(attribution.METHODS), text=f"{attribution.METHOD_TITLES[name]}…")
+        computed = compute(selection, name, first_class, layer if name in attribution.LAYER_METHODS else None)
+        if computed:
+            ranked.append(computed)
+    progress.empty()
+    ranked.sort(key=lambda pair: pair[1].deletion_area)
+    view = images.fit_to_model(selection.pixels, selection.model.spec.input_size)
+    tiles = [viz.overlay(view, display_values(result, None), opacity, colormap) for result, _ in ranked]
+    for column, (result, curves), tile in zip(st.columns(len(ranked)), ranked, tiles):
+        column.image(tile, width="stretch")
+        column.caption(f"**{attribution.METHOD_TITLES[result.method]}**  \ndeletion {curves.deletion_area:.3f}  \n"
+                       f"insertion {curves.insertion_area:.3f}")
+    ranking = [
+        {"rank": rank, "method": result.method, "deletion_area": curves.deletion_area, "insertion_area": curves.insertion_area}
+        for rank, (result, curves) in enumerate(ranked, start=1)
+    ]
+    record = {"parameters": selection.parameters(class_index=first_class, layer=layer), "ranking": ranking}
+    row, ranking_column = st.columns(2)
+    row.download_button("Row PNG", images.encode_png(viz.image_grid(np.stack(tiles), len(tiles))),
+                        "compare_methods.png", "image/png", key="gradcam_compare_png")
+    ranking_column.download_button("Ranking JSON", json.dumps(record, indent=2), "compare_methods.json",
+                                   "application/json", key="gradcam_compare_json")

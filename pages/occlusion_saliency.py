@@ -1,10 +1,61 @@
-"""Occlusion & saliency: not built yet (issue #4)."""
+"""Occlusion & saliency: which pixels the chosen class depends on, by hiding patches and by gradients."""
 
-from pages.common import not_built_yet, page_intro
+import streamlit as st
+
+from pages.attribution_view import class_picker, colormap_picker, compute, display_top, map_card
+from pages.common import current_selection, page_intro
+from vizcore import attribution
+
+GRADIENT_METHODS = ("saliency", "smoothgrad", "ig", "guided")
 
 page_intro(
     "Occlusion & saliency",
-    "This page shows which pixels the prediction depends on, by hiding patches of the image and by following the model's gradients.",
-    "Hot areas are the evidence the model used; a faithfulness score says how much to trust each map.",
+    "Warm colours mark the pixels the chosen class depends on, found by hiding patches of the image and by the model's gradients.",
+    "Under each map, the deletion curve shows the class probability falling as its top pixels are blurred away: the faster it falls (the smaller the area), the more faithful the map.",
 )
-not_built_yet(4)
+
+selection = current_selection()
+class_column, overlay_column, opacity_column, colormap_column = st.columns([3, 1, 1, 1])
+with class_column:
+    class_index = class_picker(selection, "Explain the class", "saliency_class")
+overlay = overlay_column.toggle("Overlay on the image", True, key="saliency_overlay")
+opacity = opacity_column.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="saliency_opacity", disabled=not overlay)
+colormap = colormap_picker(colormap_column, "saliency_colormap")
+
+st.subheader("Occlusion")
+patch_column, stride_column, fill_column, map_column = st.columns([1, 1, 1, 2])
+patch = patch_column.slider("Patch (px)", 8, 112, 32, 4, key="saliency_patch")
+stride = stride_column.slider("Stride (px)", 4, 112, 16, 4, key="saliency_stride")
+fill = fill_column.radio("Hide with", ("grey", "mean", "blur"), key="saliency_fill",
+                         format_func={"grey": "grey", "mean": "image mean", "blur": "blurred patch"}.get)
+patch_count = len(attribution.patch_positions(selection.model.spec.input_size, patch, stride))
+fill_column.caption(f"{patch_count} patched images")
+with map_column:
+    computed = compute(selection, "occlusion", class_index, patch=patch, stride=stride, fill=fill)
+    if computed:
+        map_card(selection, *computed, key="occlusion", overlay=overlay, opacity=opacity, colormap=colormap,
+                 parameters={"patch": patch, "stride": stride, "fill": fill})
+
+st.subheader("Gradients")
+chosen = st.multiselect(
+    "Methods", GRADIENT_METHODS, default=list(GRADIENT_METHODS), key="saliency_methods",
+    format_func=attribution.METHOD_TITLES.get,
+)
+samples_column, noise_column, steps_column, baseline_column, scale_column = st.columns(5)
+samples = samples_column.slider("SmoothGrad samples", 4, 128, 32, 4, key="saliency_samples")
+noise = noise_column.slider("SmoothGrad noise", 0.0, 0.5, 0.15, 0.05, key="saliency_noise")
+steps = steps_column.slider("IG steps", 8, 256, 64, 8, key="saliency_ig_steps")
+baseline = baseline_column.radio("IG baseline", ("black", "blurred", "noise"), key="saliency_ig_baseline")
+shared_scale = scale_column.radio("Colour scale", ("per map", "shared"), key="saliency_scale",
+                                  help="Shared: the gradient maps use one scale, so their strengths compare.") == "shared"
+
+options = {"smoothgrad": {"samples": samples, "noise": noise}, "ig": {"steps": steps, "baseline": baseline}}
+results = {method: compute(selection, method, class_index, **options.get(method, {})) for method in chosen}
+results = {method: computed for method, computed in results.items() if computed}
+scale_max = None
+if shared_scale and results:
+    scale_max = max(display_top(result) for result, _ in results.values()) or None
+for column, (method, (result, curves)) in zip(st.columns(max(len(results), 1)), results.items()):
+    with column:
+        map_card(selection, result, curves, key=method, overlay=overlay, opacity=opacity, colormap=colormap,
+                 scale_max=scale_max, parameters=options.get(method, {}))

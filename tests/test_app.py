@@ -21,7 +21,7 @@ PAGES = [
     "pages/deepdream.py",
     "pages/style_transfer.py",
 ]
-BUILT_PAGES = ("pages/predictions.py", "pages/activations.py", "pages/filters.py")
+BUILT_PAGES = ("pages/predictions.py", "pages/activations.py", "pages/filters.py", "pages/occlusion_saliency.py", "pages/gradcam.py")
 CAT_LABELS = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
 
 
@@ -181,3 +181,44 @@ def test_filter_gallery_bad_channels_is_one_sentence(app):
     app.text_input(key="filters_channels_efficientnet_lite0").set_value("0-5000").run()
     assert_healthy(app)
     assert app.error[0].value == "Channel 5000 does not exist: the layer has channels 0 to 79."
+
+
+def test_occlusion_and_saliency_show_every_map_with_its_faithfulness(app):
+    app.switch_page("pages/occlusion_saliency.py").run()
+    assert_healthy(app)
+    assert app.selectbox(key="saliency_class_efficientnet_lite0_" + app.session_state["selection"].image_key).value == 285
+    captions = [image.proto.imgs[0].caption for image in app.main.get("image")]
+    assert len(captions) == 5 and all("deletion" in caption and "insertion" in caption for caption in captions)
+    assert "completeness error" in captions[3]
+    assert len(app.get("plotly_chart")) == 5
+    labels = [b.label for b in app.get("download_button")]
+    assert labels == ["PNG", "NPY", "JSON"] * 5
+    app.multiselect(key="saliency_methods").set_value(["saliency"]).run()
+    assert_healthy(app)
+    assert len(app.main.get("image")) == 2
+
+
+def test_gradcam_two_classes_and_method_comparison(app):
+    app.switch_page("pages/gradcam.py").run()
+    assert_healthy(app)
+    image_key = app.session_state["selection"].image_key
+    assert app.selectbox(key="gradcam_layer_efficientnet_lite0").value == "head_relu"
+    app.selectbox(key="gradcam_second_efficientnet_lite0_" + image_key).set_value(281).run()  # tabby
+    assert_healthy(app)
+    titles = [block.value for block in app.markdown if block.value.startswith("**Grad-CAM**")]
+    assert titles == ["**Grad-CAM** · Egyptian cat", "**Grad-CAM** · tabby"]
+    app.radio(key="gradcam_method").set_value("gradcam++").run()
+    assert_healthy(app)
+    assert any(block.value.startswith("**Grad-CAM++**") for block in app.markdown)
+    app.button(key="gradcam_compare_run").click().run()
+    assert_healthy(app)
+    ranked = [caption.value for caption in app.caption if "deletion" in caption.value and caption.value.startswith("**")]
+    deletion = [float(text.split("deletion ")[1].split()[0]) for text in ranked]
+    assert len(ranked) == 9 and deletion == sorted(deletion)
+
+
+def test_gradcam_on_an_early_layer(app):
+    app.switch_page("pages/gradcam.py").run()
+    app.selectbox(key="gradcam_layer_efficientnet_lite0").set_value("stem_relu").run()
+    assert_healthy(app)
+    assert len([block for block in app.markdown if block.value.startswith("**Grad-CAM**")]) == 2

@@ -142,3 +142,41 @@ def test_filters_writes_grid_images_and_json(tmp_path):
 ])
 def test_filters_bad_input_is_one_sentence(args, message):
     assert message in assert_one_sentence_error(run_cli("filters", "--steps", "2", *args))
+
+
+def test_gradcam_map_array_and_json(tmp_path):
+    picture, array = tmp_path / "map.png", tmp_path / "map.npy"
+    result = run_cli("gradcam", "sample:chelsea", "--class", "282", "--json", "--out", str(picture), "--array", str(array))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["method"], summary["class_index"], summary["label"], summary["layer"]) == ("gradcam", 282, "tiger cat", "head_relu")
+    assert 0 < summary["class_score"] < 1
+    assert 0 <= summary["deletion_area"] <= 1 and 0 <= summary["insertion_area"] <= 1
+    values = np.load(array)
+    assert values.shape == (224, 224) and values.dtype == np.float32
+    assert Image.open(picture).size == (224, 224)
+
+
+def test_ig_reports_its_completeness(tmp_path):
+    result = run_cli("ig", "sample:chelsea", "--steps", "64", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["label"] == "Egyptian cat" and summary["layer"] is None
+    assert summary["details"]["completeness_error"] < 0.05
+
+
+def test_cli_methods_are_the_library_methods():
+    from vizcore import attribution
+    from vizcore.cli import ATTRIBUTION_METHODS
+
+    assert list(ATTRIBUTION_METHODS) == list(attribution.METHODS)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["gradcam", "sample:chelsea", "--class", "1000"], "Class index must be between 0 and 999, not 1000."),
+    (["scorecam", "sample:chelsea", "--layer", "logits"], "no convolutional layer called 'logits'"),
+    (["occlusion", "sample:chelsea", "--patch", "0"], "Patch and stride must be between"),
+    (["smoothgrad", "sample:chelsea", "--samples", "0"], "SmoothGrad needs"),
+])
+def test_attribution_bad_input_is_one_sentence(args, message):
+    assert message in assert_one_sentence_error(run_cli(*args))

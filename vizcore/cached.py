@@ -20,7 +20,7 @@ from collections import OrderedDict
 import numpy as np
 import streamlit as st
 
-from vizcore import activations, filters, images, models, predictions
+from vizcore import activations, attribution, filters, images, models, predictions
 from vizcore.device import device_summary
 
 
@@ -100,3 +100,30 @@ def gallery_store() -> ResultStore:
 @st.cache_data(show_spinner=False, max_entries=32)
 def layer_channel_count(model_name: str, layer: str) -> int:
     return filters.layer_channel_count(shared_model(model_name), layer)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def class_probabilities(model_name: str, image_key: str, _pixels: np.ndarray) -> np.ndarray:
+    return predictions.class_probabilities(shared_model(model_name), _pixels)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cam_layers(model_name: str) -> tuple[list[str], str]:
+    """The layers a CAM can use (nested models opened up) and the default one."""
+    model = shared_model(model_name)
+    return attribution.spatial_layer_names(model), attribution.default_cam_layer(model)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def attribution_map(
+    model_name: str, image_key: str, _pixels: np.ndarray, method: str, class_index: int, layer: str | None, options: dict
+) -> attribution.AttributionMap:
+    return attribution.explain(shared_model(model_name), _pixels, method, class_index, layer, **options)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def faithfulness_curves(
+    model_name: str, image_key: str, _pixels: np.ndarray, method: str, class_index: int, layer: str | None, options: dict
+) -> attribution.FaithfulnessCurves:
+    result = attribution_map(model_name, image_key, _pixels, method, class_index, layer, options)
+    return attribution.faithfulness(shared_model(model_name), _pixels, result.values, class_index)

@@ -134,7 +134,43 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--tv-weight", type=float, default=0.0, metavar="W", help="total-variation penalty (smoother)")
     gallery.add_argument("--l2-weight", type=float, default=0.0, metavar="W", help="L2 penalty (less saturated)")
     _add_output_options(gallery, "the gallery as one grid", "the images, N x PX x PX x 3 uint8")
+
+    for method, title in ATTRIBUTION_METHODS.items():
+        explain = methods.add_parser(method, help=f"{title} map: which pixels the class depends on")
+        explain.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
+        explain.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+        explain.add_argument("--class", dest="class_index", type=int, default=None, metavar="INDEX",
+                             help="ImageNet class index to explain (default: the top-1 class)")
+        if method in ("gradcam", "gradcam++", "scorecam", "guided-gradcam"):
+            explain.add_argument("--layer", default=None, metavar="NAME", help="conv layer (default: the model's Grad-CAM layer)")
+        if method == "scorecam":
+            explain.add_argument("--max-channels", type=int, default=256, metavar="N", help="channels used (default 256)")
+        if method == "occlusion":
+            explain.add_argument("--patch", type=int, default=32, metavar="PX", help="patch side (default 32)")
+            explain.add_argument("--stride", type=int, default=16, metavar="PX", help="patch step (default 16)")
+            explain.add_argument("--fill", default="grey", choices=["grey", "mean", "blur"], help="what hides a patch")
+        if method == "smoothgrad":
+            explain.add_argument("--samples", type=int, default=32, metavar="N", help="noisy copies (default 32)")
+            explain.add_argument("--noise", type=float, default=0.15, metavar="F", help="noise, share of the input range")
+        if method == "ig":
+            explain.add_argument("--steps", type=int, default=64, metavar="N", help="path steps (default 64)")
+            explain.add_argument("--baseline", default="black", choices=["black", "blurred", "noise"], help="reference image")
+        _add_output_options(explain, "the map over the image (jet colormap)", "the raw map, S x S float32 at the model input size")
     return parser
+
+
+ATTRIBUTION_METHODS = {
+    "occlusion": "Occlusion",
+    "saliency": "Saliency",
+    "smoothgrad": "SmoothGrad",
+    "ig": "Integrated Gradients",
+    "guided": "Guided backpropagation",
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "scorecam": "Score-CAM",
+    "guided-gradcam": "Guided Grad-CAM",
+}
+_METHOD_OPTIONS = ("layer", "max_channels", "patch", "stride", "fill", "samples", "noise", "steps", "baseline")
 
 
 def run_models(args, vizcore) -> None:
@@ -224,7 +260,45 @@ def run_filters(args, vizcore) -> None:
         print(f"  channel {row['channel']:>4}  activation {row['initial_activation']:8.3f} -> {row['final_activation']:8.3f}")
 
 
-RUNNERS = {"models": run_models, "predict": run_predict, "activations": run_activations, "filters": run_filters}
+def run_attribution(args, vizcore) -> None:
+    from vizcore import attribution, viz
+    from vizcore.images import fit_to_model
+
+    model_name = args.model or vizcore.DEFAULT_MODEL
+    vizcore.get_spec(model_name)
+    pixels = read_image(args.image)
+    model = vizcore.load_model(model_name)
+    options = {name: getattr(args, name) for name in _METHOD_OPTIONS if getattr(args, name, None) is not None}
+    result = attribution.explain(model, pixels, args.method, class_index=args.class_index, **options)
+    curves = attribution.faithfulness(model, pixels, result.values, result.class_index)
+    picture = viz.overlay(fit_to_model(pixels, model.spec.input_size), result.normalised(), 0.5, "jet")
+    _write_outputs(args, picture=picture, array=result.values.astype("float32"))
+    summary = {
+        "method": result.method,
+        "model": model_name,
+        "class_index": result.class_index,
+        "label": result.label,
+        "layer": result.layer,
+        "class_score": result.probability,
+        "deletion_area": curves.deletion_area,
+        "insertion_area": curves.insertion_area,
+        "details": result.details,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    where = f" at {result.layer}" if result.layer else ""
+    print(f"{ATTRIBUTION_METHODS[args.method]}{where} for {result.label} ({result.class_index}), probability {result.probability:.1%}")
+    print(f"  deletion area {curves.deletion_area:.3f} (lower is more faithful), insertion area {curves.insertion_area:.3f} (higher)")
+
+
+RUNNERS = {
+    "models": run_models,
+    "predict": run_predict,
+    "activations": run_activations,
+    "filters": run_filters,
+    **{method: run_attribution for method in ATTRIBUTION_METHODS},
+}
 
 
 def main(argv: list[str] | None = None) -> int:

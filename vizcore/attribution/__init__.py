@@ -15,7 +15,7 @@ from vizcore.attribution.cam import gradcam, gradcam_plus_plus, guided_gradcam, 
 from vizcore.attribution.common import AttributionMap, default_cam_layer, spatial_layer_names
 from vizcore.attribution.faithfulness import FaithfulnessCurves, faithfulness
 from vizcore.attribution.gradients import guided_backprop, integrated_gradients, saliency, smoothgrad
-from vizcore.attribution.occlusion import occlusion
+from vizcore.attribution.occlusion import occlusion, patch_positions
 from vizcore.errors import VizcoreError
 from vizcore.models.spec import LoadedModel
 
@@ -63,5 +63,5 @@ def explain(
 __all__ = [
     "LAYER_METHODS", "METHODS", "METHOD_TITLES", "AttributionMap", "FaithfulnessCurves", "default_cam_layer", "explain",
     "faithfulness", "gradcam", "gradcam_plus_plus", "guided_backprop", "guided_gradcam", "integrated_gradients",
-    "occlusion", "saliency", "scorecam", "smoothgrad", "spatial_layer_names",
+    "occlusion", "patch_positions", "saliency", "scorecam", "smoothgrad", "spatial_layer_names",
 ]

@@ -1,0 +1,116 @@
+"""Layout pieces the two attribution pages share: the class picker and a map with its faithfulness."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages.common import Selection
+from vizcore import attribution, cached, images, viz
+from vizcore.errors import VizcoreError
+
+TOP_CLASSES = 5
+
+
+def class_picker(selection: Selection, label: str, key: str, default_rank: int = 0) -> int:
+    """A class index: the image's top classes first (with probabilities), then every class by name (type to search)."""
+    probabilities = cached.class_probabilities(selection.model_name, selection.image_key, selection.pixels)
+    names = selection.model.class_names
+    top = [int(index) for index in np.argsort(-probabilities)[:TOP_CLASSES]]
+    rest = sorted(set(range(len(probabilities))) - set(top), key=lambda index: names[index].lower())
+    return st.selectbox(
+        label, top + rest, index=default_rank, key=f"{key}_{selection.model_name}_{selection.image_key}",
+        format_func=lambda index: f"{names[index]} · {probabilities[index]:.1%}",
+        help="The image's top classes come first; type to find any other class by name.",
+    )
+
+
+DISPLAY_PERCENTILE = 99.5  # gradient maps are a few extreme pixels: scale to a high percentile, not the maximum
+DEFAULT_COLORMAP = "jet"
+IG_COMPLETENESS_TOLERANCE = 0.05
+
+
+def display_top(result: attribution.AttributionMap) -> float:
+    return float(np.percentile(np.maximum(result.values, 0.0), DISPLAY_PERCENTILE))
+
+
+def display_values(result: attribution.AttributionMap, scale_max: float | None) -> np.ndarray:
+    """0..1 values for display: the map's positive evidence over ``scale_max`` (its own high percentile when None)."""
+    positive = np.maximum(result.values, 0.0)
+    top = scale_max if scale_max is not None else display_top(result)
+    return np.clip(positive / top, 0.0, 1.0) if top > 0 else positive
+
+
+def colormap_picker(column, key: str) -> str:
+    names = list(viz.COLORMAPS)
+    return column.selectbox("Colormap", names, index=names.index(DEFAULT_COLORMAP), key=key)
+
+
+def compute(selection: Selection, method: str, class_index: int, layer: str | None = None, **options):
+    """The map and its faithfulness curves (cached), or None after showing the error sentence."""
+    try:
+        with st.spinner(f"Computing {attribution.METHOD_TITLES[method]}…"):
+            arguments = (selection.model_name, selection.image_key, selection.pixels, method, class_index, layer, options)
+            return cached.attribution_map(*arguments), cached.faithfulness_curves(*arguments)
+    except VizcoreError as error:
+        st.error(str(error))
+        return None
+
+
+def curves_chart(curves: attribution.FaithfulnessCurves, key: str) -> None:
+    figure = go.Figure([
+        go.Scatter(x=curves.fractions, y=curves.deletion, name=f"deletion · area {curves.deletion_area:.3f}", line_color="#d62728"),
+        go.Scatter(x=curves.fractions, y=curves.insertion, name=f"insertion · area {curves.insertion_area:.3f}", line_color="#2ca02c"),
+    ])
+    figure.update_layout(
+        height=240, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="share of pixels changed, most important first",
+        yaxis_title="class probability", yaxis_range=[0, 1.02],
+        legend=dict(orientation="h", yanchor="top", y=-0.35, font_size=11),
+    )
+    st.plotly_chart(figure, key=key, config={"displayModeBar": False})
+
+
+def map_card(
+    selection: Selection, result: attribution.AttributionMap, curves: attribution.FaithfulnessCurves, *,
+    key: str, overlay: bool = True, opacity: float = 0.5, colormap: str = "jet", scale_max: float | None = None,
+    parameters: dict | None = None,
+) -> None:
+    """One map: the picture, its numbers, its deletion/insertion curves and its downloads."""
+    title = attribution.METHOD_TITLES[result.method]
+    st.markdown(f"**{title}** · {result.label}")
+    values = display_values(result, scale_max)
+    size = selection.model.spec.input_size
+    picture = (
+        viz.overlay(images.fit_to_model(selection.pixels, size), values, opacity, colormap)
+        if overlay else viz.colorize(values, colormap)
+    )
+    caption = f"deletion {curves.deletion_area:.3f} (lower is better) · insertion {curves.insertion_area:.3f} (higher is better)"
+    if "completeness_error" in result.details:
+        error = result.details["completeness_error"]
+        caption += f" · completeness error {error:.1%}"
+        if error > IG_COMPLETENESS_TOLERANCE:
+            caption += " (raise the IG steps for a more exact map)"
+    st.image(picture, caption=caption, width="stretch")
+    curves_chart(curves, key=f"{key}_curves_chart")
+    record = {
+        "parameters": selection.parameters(method=result.method, class_index=result.class_index, label=result.label,
+                                           layer=result.layer, **(parameters or {})),
+        "class_probability": result.probability,
+        "details": result.details,
+        "deletion_area": curves.deletion_area,
+        "insertion_area": curves.insertion_area,
+        "deletion_curve": curves.deletion.tolist(),
+        "insertion_curve": curves.insertion.tolist(),
+        "fractions": curves.fractions.tolist(),
+    }
+    array_buffer = io.BytesIO()
+    np.save(array_buffer, result.values.astype(np.float32))
+    name = f"{result.method}_{result.class_index}"
+    png, npy, jsn = st.columns(3)
+    png.download_button("PNG", images.encode_png(picture), f"{name}.png", "image/png", key=f"{key}_png")
+    npy.download_button("NPY", array_buffer.getvalue(), f"{name}.npy", "application/octet-stream", key=f"{key}_npy")
+    jsn.download_button("JSON", json.dumps(record, indent=2), f"{name}.json", "application/json", key=f"{key}_json")
