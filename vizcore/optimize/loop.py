@@ -133,20 +133,25 @@ def render(
     preview_every: int = 0,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    initial_parameters: np.ndarray | None = None,
 ) -> RenderResult:
     """Run ``steps`` Adam steps of gradient ascent on ``objective`` for ``batch`` images of ``size`` px.
 
     ``on_progress`` is called after every step (with the images every ``preview_every`` steps and
     after the last), and ``should_stop`` before every step, so a caller can show live previews
     and end the run within one step. The model's lock is held for one step at a time.
+    ``initial_parameters`` starts from given parameters (e.g. an image) instead of the
+    parameterisation's random start; ``batch`` and ``size`` are then taken from them.
     """
     model = feature_model(loaded, objective.layers)
     objective, parameterization, transforms = _canonical(objective), _canonical(parameterization), _canonical(transforms)
     fixed_size = model.inputs[0].shape[1]
     if fixed_size is not None and fixed_size != size:
         raise VizcoreError(f"This model only accepts {fixed_size} px images: set the image size to {fixed_size}.")
-    rng = np.random.default_rng(seed)
-    parameters = tf.constant(parameterization.initial(batch, size, rng))
+    if initial_parameters is None:
+        initial_parameters = parameterization.initial(batch, size, np.random.default_rng(seed))
+    parameters = tf.constant(initial_parameters, tf.float32)
+    batch = int(parameters.shape[-4]) if len(parameters.shape) == 4 else batch
     first_moment = tf.zeros_like(parameters)
     second_moment = tf.zeros_like(parameters)
     tensor_targets = {name: tf.constant(value) for name, value in (targets or {}).items()}

@@ -164,3 +164,47 @@ class L2(Objective):
 
     def __call__(self, context: Context) -> tf.Tensor:
         return tf.reduce_mean(tf.square(context.images - 0.5), axis=(1, 2, 3))
+
+
+def gram_target(layer: str) -> str:
+    return f"gram:{layer}"
+
+
+def feature_target(layer: str) -> str:
+    return f"features:{layer}"
+
+
+@dataclass(frozen=True)
+class GramDistance(Objective):
+    """How far each image's Gram matrix on ``layer`` is from ``targets["gram:<layer>"]`` (C x C).
+
+    Mean squared difference over the target's mean square, so every layer and model counts on the
+    same scale (1.0 is as far as an all-zero Gram). Subtract it to pull an image towards a style.
+    """
+
+    layer: str
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        target = context.targets[gram_target(self.layer)]
+        grams = gram_matrices(context.features[self.layer])
+        return tf.reduce_mean(tf.square(grams - target), axis=(1, 2)) / (tf.reduce_mean(tf.square(target)) + 1e-8)
+
+
+@dataclass(frozen=True)
+class FeatureDistance(Objective):
+    """How far each image's ``layer`` features are from ``targets["features:<layer>"]`` (H x W x C), scale-free."""
+
+    layer: str
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return (self.layer,)
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        target = context.targets[feature_target(self.layer)]
+        features = context.features[self.layer]
+        return tf.reduce_mean(tf.square(features - target), axis=(1, 2, 3)) / (tf.reduce_mean(tf.square(target)) + 1e-8)

@@ -35,6 +35,12 @@ class PixelImage:
         return tf.sigmoid(parameters)
 
 
+def pixel_parameters(images: np.ndarray) -> np.ndarray:
+    """PixelImage parameters that render exactly ``images`` (B x H x W x 3, values 0..1): the inverse sigmoid."""
+    clipped = np.clip(np.asarray(images, np.float32), 1e-3, 1.0 - 1e-3)
+    return np.log(clipped / (1.0 - clipped)).astype(np.float32)
+
+
 def spectrum_frequencies(height: int, width: int) -> np.ndarray:
     """Spatial frequency magnitude of every coefficient of a real 2-D FFT of an H x W image."""
     rows = np.fft.fftfreq(height)[:, None]
