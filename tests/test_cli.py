@@ -180,3 +180,36 @@ def test_cli_methods_are_the_library_methods():
 ])
 def test_attribution_bad_input_is_one_sentence(args, message):
     assert message in assert_one_sentence_error(run_cli(*args))
+
+
+def test_dream_writes_the_dream_and_json(tmp_path, chelsea):
+    out = tmp_path / "dream.png"
+    result = run_cli("dream", "sample:chelsea", "--layers", "stage3_block2_add:1,stage4_block3_add:0.5",
+                     "--octaves", "2", "--steps", "3", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["layers"] == {"stage3_block2_add": 1.0, "stage4_block3_add": 0.5} and summary["steps_done"] == 6
+    assert all(summary["dream_activation"][k] > v for k, v in summary["input_activation"].items())
+    dreamed = np.asarray(Image.open(out))
+    assert dreamed.shape == chelsea.shape and np.abs(dreamed.astype(int) - chelsea.astype(int)).mean() > 2
+
+
+def test_style_blends_two_styles_and_reports_its_losses(tmp_path):
+    out = tmp_path / "styled.png"
+    result = run_cli("style", "sample:chelsea", "sample:immunohistochemistry", "sample:hubble_deep_field",
+                     "--style-weights", "2,1", "--steps", "10", "--size", "96", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["style_weights"] == [2.0, 1.0] and summary["steps_done"] == 10
+    assert {"content_loss", "style_loss", "tv_loss", "seconds"} <= set(summary)
+    assert Image.open(out).size == (96, 64)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["dream", "sample:chelsea", "--layers", "mixed3:1"], "no layer called 'mixed3'"),
+    (["dream", "sample:chelsea", "--octaves", "4", "--steps", "900"], "at most 2000 steps"),
+    (["style", "sample:chelsea", "sample:coffee", "--size", "9000"], "Output size must be between"),
+    (["style", "sample:chelsea", "sample:coffee", "--style-weights", "1,2"], "one weight"),
+])
+def test_dream_and_style_bad_input_is_one_sentence(args, message):
+    assert message in assert_one_sentence_error(run_cli(*args))

@@ -135,6 +135,29 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--l2-weight", type=float, default=0.0, metavar="W", help="L2 penalty (less saturated)")
     _add_output_options(gallery, "the gallery as one grid", "the images, N x PX x PX x 3 uint8")
 
+    dream = methods.add_parser("dream", help="DeepDream: amplify what chosen layers see in the image")
+    dream.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
+    dream.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    dream.add_argument("--layers", default=None, metavar="NAME:W,...", help="layers and weights (default: the model's preset)")
+    dream.add_argument("--octaves", type=int, default=4, metavar="N", help="scales, smallest first (default 4)")
+    dream.add_argument("--scale", type=float, default=1.3, metavar="F", help="size ratio between octaves (default 1.3)")
+    dream.add_argument("--steps", type=int, default=10, metavar="N", help="steps per octave (default 10)")
+    dream.add_argument("--step-size", type=float, default=0.005, metavar="F", help="share of the pixel range per step")
+    dream.add_argument("--seed", type=int, default=0, metavar="S", help="random seed for the tile rolls (default 0)")
+    _add_output_options(dream, "the dream", "the dream as H x W x 3 uint8")
+
+    styled = methods.add_parser("style", help="neural style transfer: CONTENT repainted in the style of STYLE images")
+    styled.add_argument("content", metavar="CONTENT", help="image file, or sample:NAME")
+    styled.add_argument("styles", metavar="STYLE", nargs="+", help="one or more style images (files or sample:NAME)")
+    styled.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    styled.add_argument("--style-weights", default=None, metavar="W,...", help="one weight per style image (default equal)")
+    styled.add_argument("--steps", type=int, default=200, metavar="N", help="optimisation steps (default 200)")
+    styled.add_argument("--size", type=int, default=256, metavar="PX", help="output's longer side (default 256)")
+    styled.add_argument("--strength", type=float, default=5.0, metavar="F", help="style against content (default 5)")
+    styled.add_argument("--start", default="content", choices=["content", "noise"], help="start image")
+    styled.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    _add_output_options(styled, "the styled image", "the styled image as H x W x 3 uint8")
+
     for method, title in ATTRIBUTION_METHODS.items():
         explain = methods.add_parser(method, help=f"{title} map: which pixels the class depends on")
         explain.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
@@ -260,6 +283,67 @@ def run_filters(args, vizcore) -> None:
         print(f"  channel {row['channel']:>4}  activation {row['initial_activation']:8.3f} -> {row['final_activation']:8.3f}")
 
 
+def _numbers(text: str, what: str) -> list[float]:
+    from vizcore.errors import VizcoreError
+
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise VizcoreError(f"Could not read {what} {text!r}: write numbers separated by commas.") from None
+
+
+def parse_layer_weights(text: str) -> dict[str, float]:
+    """``"mixed3:1,mixed5:1.5"`` -> {"mixed3": 1.0, "mixed5": 1.5}; a layer without ``:W`` weighs 1."""
+    layers = {}
+    for part in text.split(","):
+        if part.strip():
+            name, _, weight = part.strip().partition(":")
+            layers[name.strip()] = _numbers(weight or "1", f"the weight of layer {name.strip()}")[0]
+    return layers
+
+
+def run_dream(args, vizcore) -> None:
+    from vizcore import dream
+
+    model_name = args.model or vizcore.DEFAULT_MODEL
+    vizcore.get_spec(model_name)
+    settings = dream.DreamSettings(octaves=args.octaves, octave_scale=args.scale, steps_per_octave=args.steps,
+                                   step_size=args.step_size, seed=args.seed)
+    settings.check()
+    pixels = read_image(args.image)
+    model = vizcore.load_model(model_name)
+    layers = parse_layer_weights(args.layers) if args.layers else None
+    result = dream.deep_dream(model, pixels, layers, settings)
+    _write_outputs(args, picture=result.image, array=result.image)
+    summary = {"model": model_name, **result.summary()}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"Dreamed {result.steps_done} steps in {result.seconds:.1f} s on {', '.join(result.layers)}")
+
+
+def run_style(args, vizcore) -> None:
+    from vizcore import style
+
+    model_name = args.model or vizcore.DEFAULT_MODEL
+    vizcore.get_spec(model_name)
+    settings = style.StyleSettings(size=args.size, steps=args.steps, style_strength=args.strength, start=args.start,
+                                   seed=args.seed)
+    settings.check()
+    weights = _numbers(args.style_weights, "style weights") if args.style_weights else None
+    content = read_image(args.content)
+    styles = [read_image(path) for path in args.styles]
+    model = vizcore.load_model(model_name)
+    result = style.transfer_style(model, content, styles, weights, settings)
+    _write_outputs(args, picture=result.image, array=result.image)
+    summary = {"model": model_name, **result.summary()}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"Styled in {result.steps_done} steps, {result.seconds:.1f} s: content {result.content_loss:.3f}, "
+          f"style {result.style_loss:.3f}, total variation {result.tv_loss:.3f}")
+
+
 def run_attribution(args, vizcore) -> None:
     from vizcore import attribution, viz
     from vizcore.images import fit_to_model
@@ -297,6 +381,8 @@ RUNNERS = {
     "predict": run_predict,
     "activations": run_activations,
     "filters": run_filters,
+    "dream": run_dream,
+    "style": run_style,
     **{method: run_attribution for method in ATTRIBUTION_METHODS},
 }
 
