@@ -1,19 +1,20 @@
 """Filter gallery: for chosen channels of a layer, the image that excites each one most."""
 
 import io
+from dataclasses import asdict
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from pages.common import current_selection, json_download, page_intro
+from pages.live_run import StoppedRun, live_run
 from vizcore import activations, cached, filters, images, viz
 from vizcore.errors import VizcoreError
 
 PREVIEW_EVERY = 8
 GRID_COLUMNS = 8
 SIZES = (64, 96, 128, 192, 256, 384, 512)
-PARTIAL = "filters_partial"  # the last live preview, kept so a stopped run still shows what it reached
 
 page_intro(
     "Filter gallery",
@@ -88,80 +89,46 @@ except VizcoreError as error:
     st.stop()
 
 request = (selection.model_name, layer, tuple(channels), settings)
-store = cached.gallery_store()
-gallery = store.get(request)
-
+gallery = live_run(
+    "filters", request, f"Render {len(channels) * settings.images_per_channel} images",
+    lambda on_progress: filters.visualise_filters(
+        model, layer, channels, settings, preview_every=PREVIEW_EVERY, on_progress=on_progress
+    ),
+    lambda update: None if update.images is None else viz.image_grid(filters.to_uint8(update.images), GRID_COLUMNS),
+)
 if gallery is None:
-    partial = st.session_state.get(PARTIAL)
-    stopped_here = partial is not None and partial["request"] == request
-    warning = st.empty()
-    controls = st.empty()  # Render, then Stop while running; cleared once the gallery is done
-    run = controls.button(f"Render {len(channels) * settings.images_per_channel} images", type="primary", key="filters_run")
-    if not run:
-        if stopped_here:
-            warning.warning(
-                f"Stopped after {partial['step']} of {settings.steps} steps; below is the preview from that point. "
-                "Render again to finish it."
-            )
-            gallery = partial["gallery"]
-        else:
-            st.info("Nothing rendered for these settings yet: press Render. Finished galleries are kept, so coming back is instant.")
-            st.stop()
-    else:
-        controls.button("Stop", key="filters_stop", help="Ends the run after the current step and keeps the last preview.")
-        progress = st.progress(0.0, text="Starting…")
-        preview = st.empty()
-
-        def show_progress(update) -> None:
-            progress.progress(update.step / update.steps, text=f"Step {update.step} of {update.steps}")
-            if update.images is not None:
-                shown = filters.to_uint8(update.images)
-                preview.image(viz.image_grid(shown, GRID_COLUMNS), caption=f"Live preview, step {update.step}")
-                st.session_state[PARTIAL] = {
-                    "request": request,
-                    "step": update.step,
-                    "gallery": filters.FilterGallery(
-                        model=selection.model_name, layer=layer,
-                        channels=tuple(np.repeat(channels, settings.images_per_channel).tolist()), images=shown,
-                        final_activation=np.full(len(shown), np.nan, np.float32),
-                        initial_activation=np.full(len(shown), np.nan, np.float32),
-                        settings=settings, steps_done=update.step, stopped=True,
-                    ),
-                }
-
-        try:
-            gallery = filters.visualise_filters(
-                model, layer, channels, settings, preview_every=PREVIEW_EVERY, on_progress=show_progress
-            )
-        except VizcoreError as error:
-            st.error(str(error))
-            st.stop()
-        store.put(request, gallery)
-        st.session_state.pop(PARTIAL, None)
-        for placeholder in (controls, progress, preview):
-            placeholder.empty()
+    st.stop()
+if isinstance(gallery, StoppedRun):
+    st.image(gallery.preview, caption=f"{layer}: channels {channels_text.strip()}, stopped at step {gallery.step}")
+    png_column, json_column, _ = st.columns([1, 1, 3])
+    png_column.download_button("Preview PNG", images.encode_png(gallery.preview), f"{layer}_filters_step{gallery.step}.png",
+                               "image/png", key="filters_preview_png")
+    with json_column:
+        json_download("Parameters JSON", {"model": selection.model_name, "layer": layer, "channels": channels,
+                                          "parameters": asdict(settings), "stopped_at_step": gallery.step},
+                      f"{layer}_filters_step{gallery.step}.json", key="filters_preview_json")
+    st.stop()
 
 grid = viz.image_grid(gallery.images, GRID_COLUMNS)
-status = "stopped early" if gallery.stopped else f"{gallery.seconds:.1f} s"
 st.image(
     grid,
-    caption=f"{layer}: channels {channels_text.strip()} ({len(gallery.channels)} images, {gallery.steps_done} steps, {status}), "
+    caption=f"{layer}: channels {channels_text.strip()} ({len(gallery.channels)} images, {gallery.steps_done} steps, "
+    f"{gallery.seconds:.1f} s), "
     "in reading order",
 )
 
-if not gallery.stopped:
-    labels = [f"{channel}" if settings.images_per_channel == 1 else f"{channel}.{index % settings.images_per_channel}"
-              for index, channel in enumerate(gallery.channels)]
-    figure = go.Figure([
-        go.Bar(name="start (grey noise)", x=labels, y=gallery.initial_activation, marker_color="#bbbbbb"),
-        go.Bar(name="its synthesised image", x=labels, y=gallery.final_activation, marker_color="#1f77b4"),
-    ])
-    figure.update_layout(
-        barmode="group", xaxis_title="channel", xaxis_type="category",
-        yaxis_title="mean activation" if settings.objective == "channel" else "centre-unit activation",
-        height=280, margin=dict(l=10, r=10, t=10, b=40), legend=dict(orientation="h", y=1.12),
-    )
-    st.plotly_chart(figure, key="filters_activation_chart")
+labels = [f"{channel}" if settings.images_per_channel == 1 else f"{channel}.{index % settings.images_per_channel}"
+          for index, channel in enumerate(gallery.channels)]
+figure = go.Figure([
+    go.Bar(name="start (grey noise)", x=labels, y=gallery.initial_activation, marker_color="#bbbbbb"),
+    go.Bar(name="its synthesised image", x=labels, y=gallery.final_activation, marker_color="#1f77b4"),
+])
+figure.update_layout(
+    barmode="group", xaxis_title="channel", xaxis_type="category",
+    yaxis_title="mean activation" if settings.objective == "channel" else "centre-unit activation",
+    height=280, margin=dict(l=10, r=10, t=10, b=40), legend=dict(orientation="h", y=1.12),
+)
+st.plotly_chart(figure, key="filters_activation_chart")
 
 record = gallery.summary()
 array_buffer = io.BytesIO()

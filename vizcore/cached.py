@@ -92,9 +92,9 @@ class ResultStore:
 
 
 @st.cache_resource(show_spinner=False)
-def gallery_store() -> ResultStore:
-    """Finished filter galleries keyed by (model, layer, channels, FilterSettings)."""
-    return ResultStore(max_entries=48)
+def result_store(name: str) -> ResultStore:
+    """Finished long runs of one kind (``name``: filters, dream, style), keyed by their request."""
+    return ResultStore(max_entries=32)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -1,0 +1,84 @@
+"""Long runs on a page: a Run button, then Stop, progress every step, a live preview, and kept results.
+
+Streamlit cannot interrupt a running script from outside; a click on Stop starts a new run, and
+Streamlit ends the current one at its next element update. The progress bar is updated every
+step, so that happens within one step; the last preview is kept in session state and shown as a
+stopped result. Finished results go into a process-wide store keyed by the request, so coming
+back to the same settings (in any session) is instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import streamlit as st
+
+from vizcore import cached
+from vizcore.errors import VizcoreError
+from vizcore.optimize import Progress
+
+
+@dataclass(frozen=True)
+class StoppedRun:
+    step: int
+    steps: int
+    preview: np.ndarray  # the last live preview, uint8
+
+
+def live_run(
+    name: str,
+    request: tuple,
+    button_label: str,
+    work: Callable[[Callable[[Progress], None]], object],
+    preview_of: Callable[[Progress], np.ndarray | None],
+    caption_of: Callable[[Progress], str] = lambda update: f"Live preview, step {update.step}",
+) -> object | StoppedRun | None:
+    """The finished result for ``request``, a StoppedRun after Stop, or None before the first run.
+
+    ``work(on_progress)`` does the computation; ``preview_of(progress)`` turns a progress update
+    into a picture (or None when there is nothing new to show).
+    """
+    store = cached.result_store(name)
+    result = store.get(request)
+    if result is not None:
+        return result
+    partial_key = f"{name}_partial"
+    partial = st.session_state.get(partial_key)
+    stopped_here = partial is not None and partial[0] == request
+    warning = st.empty()
+    controls = st.empty()
+    if not controls.button(button_label, type="primary", key=f"{name}_run"):
+        if stopped_here:
+            stopped = partial[1]
+            warning.warning(
+                f"Stopped after {stopped.step} of {stopped.steps} steps; below is the preview from that point. "
+                "Run again to finish it."
+            )
+            return stopped
+        st.info(f"Nothing computed for these settings yet: press {button_label}. Finished results are kept, so coming back is instant.")
+        return None
+    controls.button("Stop", key=f"{name}_stop", help="Ends the run after the current step and keeps the last preview.")
+    progress = st.progress(0.0, text="Starting…")
+    preview = st.empty()
+
+    def show(update: Progress) -> None:
+        progress.progress(update.step / update.steps, text=f"Step {update.step} of {update.steps}")
+        picture = preview_of(update)
+        if picture is not None:
+            preview.image(picture, caption=caption_of(update))
+            st.session_state[partial_key] = (request, StoppedRun(update.step, update.steps, picture))
+
+    try:
+        result = work(show)
+    except VizcoreError as error:
+        for placeholder in (controls, progress, preview):
+            placeholder.empty()
+        st.error(str(error))
+        return None
+    store.put(request, result)
+    st.session_state.pop(partial_key, None)
+    for placeholder in (controls, progress, preview):
+        placeholder.empty()
+    return result
