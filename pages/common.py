@@ -31,8 +31,8 @@ UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 # Page widgets whose values should survive a visit to another page. Streamlit drops a widget's
 # state on any run that does not draw it; writing it back each run keeps it. Buttons and
 # download buttons cannot be written, so their keys end in one of the excluded suffixes.
-REMEMBERED_PREFIXES = ("explorer_", "filters_", "saliency_", "gradcam_")
-NOT_REMEMBERED_SUFFIXES = ("_run", "_stop", "_png", "_npy", "_json", "_chart", "_compared")
+REMEMBERED_PREFIXES = ("explorer_", "filters_", "saliency_", "gradcam_", "dream_", "style_")
+NOT_REMEMBERED_SUFFIXES = ("_run", "_stop", "_png", "_npy", "_json", "_chart", "_compared", "_partial", "_uploads")
 
 
 def remember_page_settings() -> None:
@@ -130,13 +130,6 @@ def current_selection() -> Selection:
 def page_intro(title: str, what_it_shows: str, how_to_read: str) -> None:
     st.title(title)
     st.markdown(f"{what_it_shows} {how_to_read}")
-
-
-def not_built_yet(issue: int) -> None:
-    st.info(
-        f"This page is not built yet: it arrives with issue #{issue}. Nothing is computed here until then, "
-        "so no result is shown."
-    )
 
 
 def json_download(label: str, payload: dict, file_name: str, key: str) -> None:

@@ -1,10 +1,87 @@
-"""Style transfer: not built yet (issue #5)."""
+"""Style transfer: the sidebar image repainted with the textures and colours of one or more style images."""
 
-from pages.common import not_built_yet, page_intro
+import json
+
+import streamlit as st
+
+from pages.common import UPLOAD_TYPES, current_selection, page_intro
+from pages.live_run import StoppedRun, live_run
+from vizcore import cached, images, style
+from vizcore.errors import VizcoreError
 
 page_intro(
     "Style transfer",
-    "This page repaints the image in the style of another picture, keeping its content from one layer and the style statistics from others.",
-    "Stronger style settings trade recognisable content for texture.",
+    "The sidebar image keeps its content while its textures and colours are pulled towards those of the style images.",
+    "Raise the style strength for a bolder painting, lower it to keep more of the photo; several styles blend by their weights.",
 )
-not_built_yet(5)
+
+selection = current_selection()
+model = selection.model
+sample_column, upload_column = st.columns([2, 3])
+sample_styles = sample_column.multiselect(
+    "Style samples", images.SAMPLE_NAMES, default=["immunohistochemistry"], key="style_samples",
+    max_selections=style.MAX_STYLES,
+)
+uploads = upload_column.file_uploader("Style images (upload)", type=UPLOAD_TYPES, accept_multiple_files=True,
+                                      key="style_uploads")
+styles, names, keys = [], [], []
+for name in sample_styles:
+    prepared = cached.sample_image(name)
+    styles.append(prepared.pixels), names.append(f"sample:{name}"), keys.append(prepared.key)
+for upload in uploads or []:
+    try:
+        prepared = cached.uploaded_image(upload.getvalue())
+    except VizcoreError as error:
+        st.error(f"{upload.name}: {error}")
+        continue
+    styles.append(prepared.pixels), names.append(upload.name), keys.append(prepared.key)
+if not styles:
+    st.info("Choose a style sample or upload a style image.")
+    st.stop()
+if len(styles) > style.MAX_STYLES:
+    st.error(f"Use at most {style.MAX_STYLES} style images at once.")
+    st.stop()
+weight_columns = st.columns(len(styles))
+weights = [
+    column.number_input(f"Weight · {name}", 0.0, 10.0, 1.0, 0.25, key=f"style_weight_{key}")
+    for column, name, key in zip(weight_columns, names, keys)
+]
+strength_column, size_column, steps_column, tv_column, start_column, seed_column = st.columns(6)
+strength = strength_column.slider("Style strength", 0.5, 50.0, 5.0, 0.5, key="style_strength")
+size = size_column.select_slider("Output size (px)", (128, 192, 256, 384, 512, 768), 256, key="style_size")
+steps = steps_column.slider("Steps", 10, style.MAX_STEPS, 200, 10, key="style_steps")
+tv_weight = tv_column.slider("Smoothness (TV)", 0.0, 20.0, 2.0, 0.5, key="style_tv")
+start = start_column.radio("Start from", style.STARTS, key="style_start")
+seed = seed_column.number_input("Seed", 0, 2**31 - 1, 0, key="style_seed")
+settings = style.StyleSettings(size=int(size), steps=int(steps), style_strength=float(strength), tv_weight=float(tv_weight),
+                               start=start, seed=int(seed))
+if sum(weights) <= 0:
+    st.error("Give at least one style image a weight above 0.")
+    st.stop()
+
+request = (selection.model_name, selection.image_key, tuple(keys), tuple(weights), settings)
+result = live_run(
+    "style", request, f"Paint ({settings.steps} steps)",
+    lambda on_progress: style.transfer_style(model, selection.pixels, styles, weights, settings, preview_every=10,
+                                             on_progress=on_progress),
+    lambda update: None if update.images is None else style.to_uint8(update.images[0]),
+)
+if result is None:
+    st.stop()
+parameters = selection.parameters(styles=names, style_weights=weights, **settings.__dict__)
+if isinstance(result, StoppedRun):
+    picture, record = result.preview, {"parameters": parameters, "stopped_at_step": result.step}
+    st.image(picture, caption=f"Stopped at step {result.step}")
+else:
+    picture, record = result.image, {"parameters": parameters, **result.summary()}
+    content_column, styles_column, result_column = st.columns([2, 1, 2])
+    content_column.image(selection.pixels, caption="Content", width="stretch")
+    for pixels, name in zip(styles, names):
+        styles_column.image(pixels, caption=f"Style · {name}", width="stretch")
+    result_column.image(picture, caption=f"Styled: {result.steps_done} steps in {result.seconds:.1f} s", width="stretch")
+    st.caption(f"Final distances (scale-free): content {result.content_loss:.3f} · style {result.style_loss:.3f} · "
+               f"total variation {result.tv_loss:.3f}")
+png_column, json_column, _ = st.columns([1, 1, 3])
+png_column.download_button("Styled PNG", images.encode_png(picture), "styled.png", "image/png", key="style_png")
+json_column.download_button("Parameters JSON", json.dumps(record, indent=2), "styled.json", "application/json",
+                            key="style_json")

@@ -82,6 +82,10 @@ class StyledImage:
         }
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def resized(pixels: np.ndarray, longer_side: int) -> np.ndarray:
     """``pixels`` scaled so the longer side is ``longer_side`` px (aspect kept), float32 0..1."""
     height, width = pixels.shape[:2]
@@ -160,7 +164,7 @@ def transfer_style(
         should_stop=should_stop,
         initial_parameters=pixel_parameters(start),
     )
-    image = np.round(np.clip(result.images[0], 0.0, 1.0) * 255.0).astype(np.uint8)
+    image = to_uint8(result.images[0])
     content_loss, style_loss, tv_loss = style_distances(loaded, image, targets, style_layers, content_layer)
     return StyledImage(
         image=image, content_loss=content_loss, style_loss=style_loss, tv_loss=tv_loss, style_layers=style_layers,
