@@ -26,6 +26,13 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 MAX_PIXELS = 40_000_000
 MAX_FILE_BYTES = 64 * 2**20
 
+# Pixels are converted to RGB in bands of about this many pixels, so that an image at the
+# MAX_PIXELS cap costs its Pillow copy and the output array, not several full-size temporaries.
+_BAND_PIXELS = 2**20
+
+# How each of ALLOWED_FORMATS starts: such a file that Pillow cannot open is damaged, not foreign.
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
 # Sample name -> file shipped inside scikit-image's skimage/data/ folder.
 # Only colour photos that ship with the package are listed, so loading never
 # needs the network. skimage.data.cat() is the same file as chelsea, so it is left out.
@@ -76,9 +83,9 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     if not data:
         raise VizcoreError(_MSG_EMPTY)
     if len(data) > MAX_FILE_BYTES:
-        raise VizcoreError(
-            f"This file is {len(data) / 2**20:.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB vizcore accepts for an image."
-        )
+        # No measured size in the sentence: rounded, a file just over the cap would read "64 MB, more than 64 MB",
+        # and the CLI reads only MAX_FILE_BYTES + 1 bytes of a bigger file.
+        raise VizcoreError(f"This file is larger than the {MAX_FILE_BYTES // 2**20} MB vizcore accepts for an image.")
     # No warnings.catch_warnings() here: it swaps process-global filters and is not thread-safe under
     # Streamlit. MAX_PIXELS is below Pillow's DecompressionBombWarning threshold, so _check_size refuses
     # those images first anyway; Pillow's DecompressionBombError (2x the threshold) is still caught.
@@ -94,7 +101,7 @@ def _open_first_frame(data: bytes, max_pixels: int) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise VizcoreError(_too_large_message(None, max_pixels)) from error
     except Image.UnidentifiedImageError as error:
-        raise VizcoreError(_MSG_NOT_IMAGE) from error
+        raise VizcoreError(_MSG_DAMAGED if _has_allowed_signature(data) else _MSG_NOT_IMAGE) from error
     except Exception as error:  # Pillow raises many types on malformed headers.
         raise VizcoreError(_MSG_DAMAGED) from error
 
@@ -102,13 +109,18 @@ def _open_first_frame(data: bytes, max_pixels: int) -> Image.Image:
         image.seek(0)
         _check_size(image.size, max_pixels)
         image.load()
-        return ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no second full-size copy
+        return image
     except VizcoreError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise VizcoreError(_too_large_message(image.size, max_pixels)) from error
     except Exception as error:  # truncated data, bad EXIF, decoder failures
         raise VizcoreError(_MSG_DAMAGED) from error
+
+
+def _has_allowed_signature(data: bytes) -> bool:
+    return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
 def _check_size(size: tuple[int, int], max_pixels: int) -> None:
@@ -138,9 +150,17 @@ def _to_rgb_array(image: Image.Image) -> np.ndarray:
         if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
             grey = _scale_to_uint8(np.asarray(image))
             return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
-        if image.mode in _ALPHA_MODES or "transparency" in image.info:
-            return _composite_on_white(np.asarray(image.convert("RGBA")))
-        return np.asarray(image.convert("RGB"))
+        has_alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
+        width, height = image.size
+        pixels = np.empty((height, width, 3), dtype=np.uint8)
+        rows = max(1, _BAND_PIXELS // width)
+        for top in range(0, height, rows):
+            band = image.crop((0, top, width, min(top + rows, height)))
+            if has_alpha:
+                pixels[top : top + rows] = _composite_on_white(np.asarray(band.convert("RGBA")))
+            else:
+                pixels[top : top + rows] = np.asarray(band.convert("RGB"))
+        return pixels
     except (ValueError, OSError) as error:
         raise VizcoreError(_MSG_BAD_COLOURS) from error
 
@@ -172,10 +192,13 @@ def _scale_to_uint8(values: np.ndarray) -> np.ndarray:
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
     """Lay an (H, W, 4) uint8 RGBA array over a white background; returns (H, W, 3) uint8."""
-    colour = rgba[:, :, :3].astype(np.uint32)
-    alpha = rgba[:, :, 3:4].astype(np.uint32)
-    blended = (colour * alpha + _WHITE * (255 - alpha) + 127) // 255
-    return blended.astype(np.uint8)
+    # colour * alpha + 255 * (255 - alpha) + 127 is at most 65152, so 16 bits suffice.
+    colour = rgba[:, :, :3].astype(np.uint16)
+    alpha = rgba[:, :, 3:4].astype(np.uint16)
+    colour *= alpha
+    colour += _WHITE * (255 - alpha) + 127
+    colour //= 255
+    return colour.astype(np.uint8)
 
 
 def image_hash(pixels: np.ndarray) -> str:
