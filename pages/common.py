@@ -2,7 +2,9 @@
 
 The sidebar is drawn by app.py on every run, before the page, so its widgets keep their values
 across page switches. The active choices live in ``st.session_state`` under the keys below; a
-model that fails to load or an upload that fails to decode leaves the previous choice in place.
+model that fails to load, a model file that is refused or an image that fails to decode leaves
+the previous choice in place. A model file the user uploads is loaded for this session only and
+joins the model picker as "Your model: <file name>".
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import streamlit as st
 
 from vizcore import cached, images, models
 from vizcore.errors import VizcoreError
+from vizcore.models.user_model import shown
 
 MODEL_CHOICE = "model_choice"
 ACTIVE_MODEL = "active_model"
@@ -26,6 +29,24 @@ ACTIVE_UPLOAD = "active_upload"
 SOURCE_SAMPLE = "Sample photo"
 SOURCE_UPLOAD = "Upload"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
+REGISTRY_MODEL = "registry_model"  # the last registry model in use: where removing an uploaded model returns
+USER_MODEL = "user_model"  # (name, display name) of the model file loaded in this session
+MODEL_FILE = "user_model_file"
+MODEL_PREPROCESSING = "user_model_preprocessing"
+MODEL_CLASS_NAMES = "user_model_class_names"
+MODEL_FILE_TYPES = ["keras", "h5", "hdf5", "zip"]  # zip: so a zipped SavedModel gets its explanation
+CLASS_NAMES_TYPES = ["txt", "json"]
+PREPROCESSING_HELP = (
+    "How the model expects its input pixels. 0-1: images divided by 255. -1..1: MobileNet, Inception and "
+    "Xception style. caffe: VGG and ResNet style (BGR, ImageNet mean subtracted). torch: ImageNet mean/std. "
+    "none: raw 0-255, for models that start with their own Rescaling or Normalization layer."
+)
+MODEL_FILE_HELP = (
+    "A model saved with Keras (model.save('model.keras'), or legacy .h5), up to 200 MB, loaded for your "
+    "session only. It is checked before loading: only built-in Keras image layers are allowed, so Lambda "
+    "layers, custom objects, TFSMLayer, TorchModuleWrapper, file vocabularies, HDF5 external links, zip "
+    "bombs and SavedModels are refused."
+)
 
 
 # Page widgets whose values should survive a visit to another page. Streamlit drops a widget's
@@ -52,7 +73,7 @@ class Selection:
 
     @property
     def model(self) -> models.LoadedModel:
-        return cached.shared_model(self.model_name)
+        return cached.model_for(self.model_name)
 
     def parameters(self, **extra) -> dict:
         """The record of what produced a result, saved next to every download."""
@@ -60,6 +81,8 @@ class Selection:
 
 
 def _model_label(name: str) -> str:
+    if models.is_user_model(name):
+        return f"Your model: {st.session_state[USER_MODEL][1]}"
     spec = models.get_spec(name)
     if models.weights_available_offline(spec):
         return spec.display_name
@@ -69,21 +92,72 @@ def _model_label(name: str) -> str:
 def _load_chosen_model() -> None:
     choice = st.session_state[MODEL_CHOICE]
     try:
-        with st.spinner(f"Loading {models.get_spec(choice).display_name}…"):
-            cached.shared_model(choice)
+        with st.spinner(f"Loading {_model_label(choice)}…"):
+            cached.model_for(choice)
     except VizcoreError as error:
         st.session_state[MODEL_ERROR] = str(error)
         st.session_state[MODEL_CHOICE] = st.session_state.get(ACTIVE_MODEL, models.DEFAULT_MODEL)
         return
     st.session_state[ACTIVE_MODEL] = choice
+    if not models.is_user_model(choice):
+        st.session_state[REGISTRY_MODEL] = choice
+
+
+def _forget_user_model() -> None:
+    """Drop the session's uploaded model from the picker; if it was in use, go back to the registry model."""
+    user_model = st.session_state.pop(USER_MODEL, None)
+    if user_model and st.session_state.get(ACTIVE_MODEL) == user_model[0]:
+        fallback = st.session_state.get(REGISTRY_MODEL, models.DEFAULT_MODEL)
+        st.session_state[ACTIVE_MODEL] = st.session_state[MODEL_CHOICE] = fallback
+
+
+def _load_model_file() -> None:
+    """Check and load the uploaded model file (on any change of file, preprocessing or class names) and use it."""
+    upload = st.session_state.get(MODEL_FILE)
+    if upload is None:  # the user removed the file
+        _forget_user_model()
+        return
+    class_names = st.session_state.get(MODEL_CLASS_NAMES)
+    request = models.UserModelUpload(
+        data=upload.getvalue(),
+        file_name=upload.name,
+        preprocessing=st.session_state.get(MODEL_PREPROCESSING, models.USER_PREPROCESSING[0]),
+        class_names_data=None if class_names is None else class_names.getvalue(),
+        class_names_file=None if class_names is None else class_names.name,
+    )
+    try:
+        with st.spinner("Checking and loading your model…"):
+            name = cached.load_user_model(request)
+    except VizcoreError as error:
+        st.session_state[MODEL_ERROR] = f"{shown(upload.name)}: {error}"  # the previous model stays in use
+        return
+    st.session_state[USER_MODEL] = (name, cached.model_for(name).spec.display_name)
+    st.session_state[ACTIVE_MODEL] = st.session_state[MODEL_CHOICE] = name
+
+
+def _check_user_model_still_loaded() -> None:
+    """An uploaded model lives in its session only, and can be dropped (after a reconnect): then fall back."""
+    active = st.session_state[ACTIVE_MODEL]
+    for name in {active, st.session_state.get(USER_MODEL, ("",))[0]}:
+        if not models.is_user_model(name):
+            continue
+        try:
+            cached.model_for(name)
+        except VizcoreError as error:
+            st.session_state.pop(USER_MODEL, None)
+            if name == active:
+                st.session_state[ACTIVE_MODEL] = st.session_state[MODEL_CHOICE] = st.session_state[REGISTRY_MODEL]
+            st.session_state[MODEL_ERROR] = str(error)
 
 
 def _model_picker() -> str:
     st.session_state.setdefault(ACTIVE_MODEL, models.DEFAULT_MODEL)
+    st.session_state.setdefault(REGISTRY_MODEL, models.DEFAULT_MODEL)
+    _check_user_model_still_loaded()
     st.session_state.setdefault(MODEL_CHOICE, st.session_state[ACTIVE_MODEL])
-    st.sidebar.selectbox(
-        "Model", list(models.MODELS), key=MODEL_CHOICE, format_func=_model_label, on_change=_load_chosen_model
-    )
+    choices = list(models.MODELS) + ([st.session_state[USER_MODEL][0]] if USER_MODEL in st.session_state else [])
+    labels = {name: _model_label(name) for name in choices}  # fixed now: format_func may be called after the run
+    st.sidebar.selectbox("Model", choices, key=MODEL_CHOICE, format_func=labels.get, on_change=_load_chosen_model)
     if MODEL_ERROR in st.session_state:
         st.sidebar.error(st.session_state.pop(MODEL_ERROR))
     return st.session_state[ACTIVE_MODEL]
@@ -109,6 +183,23 @@ def _image_picker() -> tuple[str, images.PreparedImage]:
     return f"sample:{name}", cached.sample_image(name)
 
 
+def _model_file_picker() -> None:
+    """The expander for the user's own model: file, preprocessing, optional class names."""
+    with st.sidebar.expander("Your own model (.keras / .h5)"):
+        st.file_uploader("Model file", type=MODEL_FILE_TYPES, key=MODEL_FILE, on_change=_load_model_file, help=MODEL_FILE_HELP)
+        st.selectbox(
+            "Input preprocessing", models.USER_PREPROCESSING, key=MODEL_PREPROCESSING, on_change=_load_model_file,
+            format_func=lambda name: models.PREPROCESSING[name].description, help=PREPROCESSING_HELP,
+        )
+        st.file_uploader(
+            "Class names (optional)", type=CLASS_NAMES_TYPES, key=MODEL_CLASS_NAMES, on_change=_load_model_file,
+            help="A .txt file with one name per line, or a .json list (or index -> name map), in output order.",
+        )
+        if USER_MODEL in st.session_state:
+            loaded = cached.model_for(st.session_state[USER_MODEL][0]).spec
+            st.caption(f"Loaded for this session: {loaded.display_name}, {loaded.input_size} px input.")
+
+
 def render_sidebar() -> Selection:
     """Draw the shared sidebar and store the resulting Selection for the page."""
     st.sidebar.title("vizcore")
@@ -116,6 +207,8 @@ def render_sidebar() -> Selection:
     image_name, image = _image_picker()
     height, width = image.pixels.shape[:2]
     st.sidebar.image(image.preview, caption=f"{image_name} · {width}×{height}", width="stretch")
+    # Below the image picker, so that the image uploader stays the sidebar's first file uploader.
+    _model_file_picker()
     st.sidebar.caption(f"Computing on: {cached.cached_device_summary()}")
     selection = Selection(model_name, image_name, image.pixels, image.key)
     st.session_state["selection"] = selection

@@ -266,3 +266,87 @@ def test_style_transfer_needs_a_style(app):
     app.multiselect(key="style_samples").set_value([]).run()
     assert_healthy(app)
     assert app.info[0].value == "Choose a style sample or upload a style image."
+
+
+# --- user models ---
+import hostile_models  # noqa: E402  (tests/ helpers: hostile and good model files)
+
+
+def _upload_model(app, name, data):
+    app.sidebar.file_uploader(key="user_model_file").set_value((name, data, "application/octet-stream")).run()
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("user-model")
+    return hostile_models.save_keras(hostile_models.good_tiny_model(), folder / "tiny.keras").read_bytes()
+
+
+def test_uploaded_model_is_used_on_every_page(app, tiny_model_file):
+    _upload_model(app, "tiny.keras", tiny_model_file)
+    assert_healthy(app)
+    assert not app.sidebar.error
+    choice = app.sidebar.selectbox(key="model_choice")
+    assert choice.value.startswith("upload:") and "Your model: tiny.keras" in choice.options
+    labels = chart_labels(app)
+    assert len(labels) == 5 and all(label.startswith("class ") for label in labels)
+    app.switch_page("pages/activations.py").run()
+    assert_healthy(app)
+    assert app.selectbox(key=f"explorer_layer_{choice.value}").value == "conv1"
+    app.switch_page("pages/gradcam.py").run()
+    assert_healthy(app)
+    assert app.selectbox(key=f"gradcam_layer_{choice.value}").value == "conv4_relu"
+
+
+def test_hostile_model_upload_is_one_sentence_and_keeps_the_previous_model(app, tmp_path):
+    path = hostile_models.lambda_keras(tmp_path)
+    hostile_models.MARKER.unlink(missing_ok=True)
+    _upload_model(app, "evil.keras", path.read_bytes())
+    assert_healthy(app)
+    assert "Lambda layer, which runs arbitrary code" in app.sidebar.error[0].value
+    assert app.sidebar.selectbox(key="model_choice").value == "efficientnet_lite0"
+    assert chart_labels(app)[0].startswith(CAT_LABELS)
+    assert not hostile_models.MARKER.exists()
+
+
+def test_hostile_upload_after_a_good_one_keeps_the_good_one(app, tiny_model_file, tmp_path):
+    _upload_model(app, "tiny.keras", tiny_model_file)
+    good = app.sidebar.selectbox(key="model_choice").value
+    _upload_model(app, "bomb.keras", hostile_models.zip_bomb_declared(tmp_path).read_bytes())
+    assert_healthy(app)
+    assert "zip bomb" in app.sidebar.error[0].value
+    assert app.sidebar.selectbox(key="model_choice").value == good
+    assert chart_labels(app)[0].startswith("class ")
+
+
+@pytest.fixture
+def one_session_per_app_test(monkeypatch):
+    """Give every AppTest its own session id, as the server gives every browser tab.
+
+    AppTest runs all instances under the one id "test session id", so without this two AppTests
+    would share session-scoped caches, which two real sessions never do.
+    """
+    from streamlit.runtime.caching import cache_resource_api
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    def session_id_of_this_app_test() -> str:
+        context = get_script_run_ctx()
+        return f"{context.session_id}-{id(context.session_state._state)}"
+
+    monkeypatch.setattr(cache_resource_api, "get_session_id_or_throw", session_id_of_this_app_test)
+
+
+def test_uploaded_model_stays_in_its_own_session(tiny_model_file, one_session_per_app_test):
+    first = AppTest.from_file(APP, default_timeout=180).run()
+    _upload_model(first, "tiny.keras", tiny_model_file)
+    name = first.sidebar.selectbox(key="model_choice").value
+    assert name.startswith("upload:")
+    second = AppTest.from_file(APP, default_timeout=180).run()
+    assert name not in second.sidebar.selectbox(key="model_choice").options
+    second.session_state["active_model"] = name  # even told the name, the other session cannot reach the model
+    second.run()
+    assert_healthy(second)
+    assert "no longer loaded in this session" in second.sidebar.error[0].value
+    assert chart_labels(second)[0].startswith(CAT_LABELS)
+    first.run()
+    assert chart_labels(first)[0].startswith("class ")

@@ -213,3 +213,52 @@ def test_style_blends_two_styles_and_reports_its_losses(tmp_path):
 ])
 def test_dream_and_style_bad_input_is_one_sentence(args, message):
     assert message in assert_one_sentence_error(run_cli(*args))
+
+
+# --- user models ---
+import hostile_models  # noqa: E402  (tests/ helpers: hostile and good model files)
+from vizcore.images import fit_to_model  # noqa: E402
+
+
+def test_predict_with_a_model_file_uses_it(tmp_path, chelsea):
+    model = hostile_models.good_tiny_model()
+    path = hostile_models.save_keras(model, tmp_path / "tiny.keras")
+    names = tmp_path / "names.txt"
+    names.write_text("\n".join(f"thing {index}" for index in range(hostile_models.GOOD_CLASSES)))
+    array = tmp_path / "probabilities.npy"
+    result = run_cli("predict", "sample:chelsea", "--model-file", str(path), "--preprocessing", "unit",
+                     "--class-names", str(names), "--top", "3", "--json", "--array", str(array))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["model"].startswith("upload:")
+    expected = np.asarray(model(fit_to_model(chelsea, hostile_models.GOOD_INPUT)[None] / 255.0))[0]
+    np.testing.assert_allclose(np.load(array), expected, atol=1e-5)
+    top = summary["predictions"][0]
+    assert top["index"] == int(np.argmax(expected)) and top["label"] == f"thing {top['index']}"
+
+
+@pytest.mark.parametrize("method", ["activations", "gradcam"])
+def test_other_methods_accept_a_model_file(method, tmp_path):
+    path = hostile_models.save_keras(hostile_models.good_tiny_model(), tmp_path / "tiny.keras")
+    result = run_cli(method, "sample:coffee", "--model-file", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["model"].startswith("upload:") and summary["layer"] in ("conv1", "conv4_relu")
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("lambda_keras", "Lambda layer"),
+    ("zip_bomb_declared", "zip bomb"),
+    ("h5_external_link", "links to another file"),
+])
+def test_hostile_model_file_exits_2_with_one_sentence(case, reason, tmp_path):
+    path = hostile_models.CASES[case](tmp_path)
+    hostile_models.MARKER.unlink(missing_ok=True)
+    assert reason in assert_one_sentence_error(run_cli("predict", "sample:chelsea", "--model-file", str(path)))
+    assert not hostile_models.MARKER.exists()
+
+
+def test_model_and_model_file_together_is_one_sentence(tmp_path):
+    path = hostile_models.save_keras(hostile_models.good_tiny_model(), tmp_path / "tiny.keras")
+    message = assert_one_sentence_error(run_cli("filters", "--model", "vgg16", "--model-file", str(path)))
+    assert "either --model or --model-file" in message

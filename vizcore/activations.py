@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from vizcore.attribution.graph import all_layers, flat_copy
 from vizcore.errors import VizcoreError
 from vizcore.models.spec import LoadedModel
 from vizcore.predictions import run_on_image
@@ -47,9 +48,9 @@ def block_of(layer_name: str) -> str:
 
 
 def spatial_layers(loaded: LoadedModel) -> list[LayerInfo]:
-    """Every layer whose output is a feature map (batch x H x W x C), in graph order."""
+    """Every layer whose output is a feature map (batch x H x W x C), nested models opened up, in graph order."""
     layers = []
-    for layer in loaded.keras_model.layers:
+    for layer in all_layers(loaded.keras_model):
         shape = getattr(layer, "output", None) is not None and layer.output.shape
         if shape and len(shape) == 4 and not isinstance(layer, keras.layers.InputLayer):
             layers.append(LayerInfo(layer.name, block_of(layer.name), shape[1], shape[2], shape[3]))
@@ -65,10 +66,28 @@ def explorer_layers(loaded: LoadedModel) -> list[LayerInfo]:
 
 
 _extractors_lock = threading.Lock()
+_FLAT = "flat"  # LoadedModel.extractors key of the flat copy used to read layers inside nested models
+
+
+def model_with_layers(loaded: LoadedModel, layer_names) -> keras.Model:
+    """A model whose ``get_layer`` finds every name: the loaded model, or its flat copy for nested layers.
+
+    Keras cannot output a layer inside a nested model (a keras.applications base in a Sequential)
+    next to the outer model's input, so such layers are read from a one-graph copy (built once,
+    weights copied; see attribution/graph.py) that computes exactly the same outputs.
+    """
+    model = loaded.keras_model
+    nested = {layer.name for layer in all_layers(model)} - {layer.name for layer in model.layers}
+    if not nested.intersection(layer_names):
+        return model
+    with _extractors_lock:
+        if _FLAT not in loaded.extractors:
+            loaded.extractors[_FLAT] = flat_copy(model)
+        return loaded.extractors[_FLAT]
 
 
 def _extractor(loaded: LoadedModel, layer_name: str) -> keras.Model:
-    model = loaded.keras_model
+    model = model_with_layers(loaded, (layer_name,))
     with _extractors_lock:
         cache = loaded.extractors
         if layer_name not in cache:

@@ -9,6 +9,11 @@ still uses all cores inside each call.
 
 Results go through ``st.cache_data`` (a pickled copy per reader), keyed by model name, image
 hash and parameters; the pixels themselves are passed unhashed (``_pixels``) next to their hash.
+
+Uploaded models live per session (``st.cache_resource(scope="session")``): no other session can
+reach them. Their names (``upload:`` + a digest of the file, the preprocessing and the class
+names) key the shared result caches, so only an identical upload shares results. Every cached
+function finds its model through ``model_for(name)``.
 """
 
 from __future__ import annotations
@@ -22,15 +27,48 @@ import streamlit as st
 
 from vizcore import activations, attribution, filters, images, models, predictions
 from vizcore.device import device_summary
+from vizcore.errors import VizcoreError
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
 def shared_model(name: str) -> models.LoadedModel:
     """The process-wide model, traced once on a blank image so no user's first request pays for it."""
-    loaded = models.load_model(name)
+    return _warmed_up(models.load_model(name))
+
+
+def _warmed_up(loaded: models.LoadedModel) -> models.LoadedModel:
+    """Trace the model once on a blank image, so no user's first request pays for it."""
     size = loaded.spec.input_size
     predictions.class_probabilities(loaded, np.zeros((size, size, 3), np.uint8))
     return loaded
+
+
+_NOT_IN_THIS_SESSION = "Your uploaded model is no longer loaded in this session: upload the file again."
+
+
+# One uploaded model per session (the active one): a new upload replaces it, a refused one does not.
+@st.cache_resource(show_spinner=False, scope="session", max_entries=1)
+def _session_user_model(name: str, _upload: models.UserModelUpload | None) -> models.LoadedModel:
+    if _upload is None or _upload.model_name != name:
+        raise VizcoreError(_NOT_IN_THIS_SESSION)
+    return _warmed_up(models.load_user_model(_upload))
+
+
+def load_user_model(upload: models.UserModelUpload) -> str:
+    """Check and load a user's model into this session only; returns its name for ``model_for``.
+
+    Raises VizcoreError with one sentence when the file is refused.
+    """
+    name = upload.model_name
+    _session_user_model(name, upload)
+    return name
+
+
+def model_for(name: str) -> models.LoadedModel:
+    """The model behind a name: this session's uploaded model for ``upload:`` names, else the shared one."""
+    if models.is_user_model(name):
+        return _session_user_model(name, None)
+    return shared_model(name)
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,16 +90,16 @@ def uploaded_image(data: bytes) -> images.PreparedImage:
 def top_predictions(
     model_name: str, image_key: str, _pixels: np.ndarray, top_k: int
 ) -> tuple[list[predictions.Prediction], float]:
-    """The top-k predictions and the seconds the model took when they were computed."""
-    model = shared_model(model_name)  # loaded before the clock starts: the figure is the model's time alone
+    """The top-k predictions (at most as many as the model has classes) and the seconds the model took."""
+    model = model_for(model_name)  # loaded before the clock starts: the figure is the model's time alone
     start = time.perf_counter()
-    result = predictions.top_predictions(model, _pixels, top_k)
+    result = predictions.top_predictions(model, _pixels, min(top_k, len(model.class_names)))
     return result, time.perf_counter() - start
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def layer_activations(model_name: str, image_key: str, _pixels: np.ndarray, layer_name: str) -> np.ndarray:
-    return activations.layer_activations(shared_model(model_name), _pixels, layer_name)
+    return activations.layer_activations(model_for(model_name), _pixels, layer_name)
 
 
 class ResultStore:
@@ -99,18 +137,18 @@ def result_store(name: str) -> ResultStore:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def layer_channel_count(model_name: str, layer: str) -> int:
-    return filters.layer_channel_count(shared_model(model_name), layer)
+    return filters.layer_channel_count(model_for(model_name), layer)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def class_probabilities(model_name: str, image_key: str, _pixels: np.ndarray) -> np.ndarray:
-    return predictions.class_probabilities(shared_model(model_name), _pixels)
+    return predictions.class_probabilities(model_for(model_name), _pixels)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def cam_layers(model_name: str) -> tuple[list[str], str]:
     """The layers a CAM can use (nested models opened up) and the default one."""
-    model = shared_model(model_name)
+    model = model_for(model_name)
     return attribution.spatial_layer_names(model), attribution.default_cam_layer(model)
 
 
@@ -118,7 +156,7 @@ def cam_layers(model_name: str) -> tuple[list[str], str]:
 def attribution_map(
     model_name: str, image_key: str, _pixels: np.ndarray, method: str, class_index: int, layer: str | None, options: dict
 ) -> attribution.AttributionMap:
-    return attribution.explain(shared_model(model_name), _pixels, method, class_index, layer, **options)
+    return attribution.explain(model_for(model_name), _pixels, method, class_index, layer, **options)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -126,4 +164,4 @@ def faithfulness_curves(
     model_name: str, image_key: str, _pixels: np.ndarray, method: str, class_index: int, layer: str | None, options: dict
 ) -> attribution.FaithfulnessCurves:
     result = attribution_map(model_name, image_key, _pixels, method, class_index, layer, options)
-    return attribution.faithfulness(shared_model(model_name), _pixels, result.values, class_index)
+    return attribution.faithfulness(model_for(model_name), _pixels, result.values, class_index)

@@ -1,6 +1,8 @@
 """``python -m vizcore <method> ...``: a thin shell over the same functions the pages call.
 
-Conventions shared by every method: ``--model NAME`` picks a registry model, ``--out PATH.png``
+Conventions shared by every method: ``--model NAME`` picks a registry model (or ``--model-file
+PATH`` your own .keras/.h5 model, checked before loading, with ``--preprocessing`` and
+``--class-names``), ``--out PATH.png``
 writes the picture, ``--array PATH.npy`` the raw result, ``--json`` prints a summary on stdout.
 IMAGE is a file path or ``sample:NAME`` for a bundled photo. A user error prints one sentence
 on stderr and exits with status 2; ``VIZCORE_DEBUG=1`` shows tracebacks for bug reports.
@@ -13,6 +15,7 @@ import contextlib
 import json
 import os
 import sys
+import warnings
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -96,6 +99,15 @@ def _add_output_options(parser, picture_help: str, array_help: str) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
+def _add_model_file_options(parser) -> None:
+    parser.add_argument("--model-file", default=None, metavar="PATH",
+                        help="your own model (.keras or legacy .h5), checked before loading; instead of --model")
+    parser.add_argument("--preprocessing", default=None, metavar="NAME",
+                        help="input preprocessing for --model-file: unit (0-1, default), tf (-1..1), caffe, torch, none")
+    parser.add_argument("--class-names", default=None, metavar="PATH",
+                        help="class names for --model-file: .txt one per line, or .json list")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneSentenceParser(prog="python -m vizcore", description=__doc__.split("\n\n")[0])
     methods = parser.add_subparsers(dest="method", metavar="METHOD", parser_class=_OneSentenceParser)
@@ -108,12 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict = methods.add_parser("predict", help="top-k ImageNet classes for an image")
     predict.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
     predict.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    _add_model_file_options(predict)
     predict.add_argument("--top", type=int, default=5, metavar="K", help="how many classes (default 5)")
     _add_output_options(predict, "the image as the model sees it", "the full probability vector")
 
     explore = methods.add_parser("activations", help="feature maps of one layer as a channel grid")
     explore.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
     explore.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    _add_model_file_options(explore)
     explore.add_argument("--layer", default=None, metavar="NAME", help="layer name (default: the model's first preset)")
     explore.add_argument("--normalise", default="minmax", choices=["minmax", "meanstd"], help="per-channel scaling")
     explore.add_argument("--sort", default="mean", choices=["mean", "index"], help="channel order in the grid")
@@ -122,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gallery = methods.add_parser("filters", help="images that excite chosen channels of a layer (filter gallery)")
     gallery.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    _add_model_file_options(gallery)
     gallery.add_argument("--layer", default=None, metavar="NAME", help="layer name (default: the model's first preset)")
     gallery.add_argument("--channels", default="0-15", metavar="LIST", help="channels, e.g. 0-15 or 3,7,40-43 (default 0-15)")
     gallery.add_argument("--steps", type=int, default=256, metavar="N", help="optimisation steps (default 256)")
@@ -138,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     dream = methods.add_parser("dream", help="DeepDream: amplify what chosen layers see in the image")
     dream.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
     dream.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    _add_model_file_options(dream)
     dream.add_argument("--layers", default=None, metavar="NAME:W,...", help="layers and weights (default: the model's preset)")
     dream.add_argument("--octaves", type=int, default=4, metavar="N", help="scales, smallest first (default 4)")
     dream.add_argument("--scale", type=float, default=1.3, metavar="F", help="size ratio between octaves (default 1.3)")
@@ -150,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     styled.add_argument("content", metavar="CONTENT", help="image file, or sample:NAME")
     styled.add_argument("styles", metavar="STYLE", nargs="+", help="one or more style images (files or sample:NAME)")
     styled.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+    _add_model_file_options(styled)
     styled.add_argument("--style-weights", default=None, metavar="W,...", help="one weight per style image (default equal)")
     styled.add_argument("--steps", type=int, default=200, metavar="N", help="optimisation steps (default 200)")
     styled.add_argument("--size", type=int, default=256, metavar="PX", help="output's longer side (default 256)")
@@ -162,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         explain = methods.add_parser(method, help=f"{title} map: which pixels the class depends on")
         explain.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
         explain.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
+        _add_model_file_options(explain)
         explain.add_argument("--class", dest="class_index", type=int, default=None, metavar="INDEX",
                              help="ImageNet class index to explain (default: the top-1 class)")
         if method in ("gradcam", "gradcam++", "scorecam", "guided-gradcam"):
@@ -217,13 +235,32 @@ def run_models(args, vizcore) -> None:
         print(f"{row['name']:<18} {row['input_size']:>3} px  {state}")
 
 
+def check_model_choice(args, vizcore) -> None:
+    """Fail fast, before slow work: an unknown registry name, or options that do not go together."""
+    if args.model_file is None:
+        if args.preprocessing is not None or args.class_names is not None:
+            raise vizcore.VizcoreError("--preprocessing and --class-names apply to --model-file only.")
+        vizcore.get_spec(args.model or vizcore.DEFAULT_MODEL)
+    elif args.model is not None:
+        raise vizcore.VizcoreError("Choose either --model or --model-file, not both.")
+
+
+def load_chosen_model(args, vizcore):
+    """The registry model named by --model, or the user's --model-file after vizcore's safety checks."""
+    from vizcore.models import USER_PREPROCESSING, load_model_file
+
+    if args.model_file is not None:
+        return load_model_file(args.model_file, args.preprocessing or USER_PREPROCESSING[0], args.class_names)
+    return vizcore.load_model(args.model or vizcore.DEFAULT_MODEL)
+
+
 def run_predict(args, vizcore) -> None:
     from vizcore.images import fit_to_model
 
-    model_name = args.model or vizcore.DEFAULT_MODEL
-    vizcore.get_spec(model_name)  # an unknown name fails before the slow load
+    check_model_choice(args, vizcore)
     pixels = read_image(args.image)
-    model = vizcore.load_model(model_name)
+    model = load_chosen_model(args, vizcore)
+    model_name = model.spec.name
     probabilities = vizcore.class_probabilities(model, pixels)
     predictions = vizcore.top_predictions(model, pixels, args.top)
     _write_outputs(args, picture=fit_to_model(pixels, model.spec.input_size), array=probabilities)
@@ -237,13 +274,13 @@ def run_predict(args, vizcore) -> None:
 def run_activations(args, vizcore) -> None:
     from vizcore import activations, viz
 
-    model_name = args.model or vizcore.DEFAULT_MODEL
-    spec = vizcore.get_spec(model_name)
+    check_model_choice(args, vizcore)
     if args.max_channels < 1:
         raise vizcore.VizcoreError(f"--max-channels must be at least 1, not {args.max_channels}.")
-    layer = args.layer or spec.presets.explorer_layers[0]
     pixels = read_image(args.image)
-    model = vizcore.load_model(model_name)
+    model = load_chosen_model(args, vizcore)
+    model_name = model.spec.name
+    layer = args.layer or model.spec.presets.explorer_layers[0]
     maps = activations.layer_activations(model, pixels, layer)
     shown = activations.channel_order(maps, args.sort)[: args.max_channels]
     grid = viz.channel_grid(activations.normalise_channels(maps, args.normalise), shown)
@@ -261,16 +298,15 @@ def run_activations(args, vizcore) -> None:
 def run_filters(args, vizcore) -> None:
     from vizcore import filters, viz
 
-    model_name = args.model or vizcore.DEFAULT_MODEL
-    spec = vizcore.get_spec(model_name)
-    layer = args.layer or spec.presets.explorer_layers[0]
+    check_model_choice(args, vizcore)
     settings = filters.FilterSettings(
         steps=args.steps, size=args.size, seed=args.seed, learning_rate=args.learning_rate,
         parameterization=args.parameterization, objective=args.objective, images_per_channel=args.images_per_channel,
         tv_weight=args.tv_weight, l2_weight=args.l2_weight,
     )
     settings.check()  # before the slow load
-    model = vizcore.load_model(model_name)
+    model = load_chosen_model(args, vizcore)
+    layer = args.layer or model.spec.presets.explorer_layers[0]
     channels = filters.parse_channels(args.channels, filters.layer_channel_count(model, layer))
     gallery = filters.visualise_filters(model, layer, channels, settings)
     _write_outputs(args, picture=viz.image_grid(gallery.images, columns=8), array=gallery.images)
@@ -305,13 +341,13 @@ def parse_layer_weights(text: str) -> dict[str, float]:
 def run_dream(args, vizcore) -> None:
     from vizcore import dream
 
-    model_name = args.model or vizcore.DEFAULT_MODEL
-    vizcore.get_spec(model_name)
+    check_model_choice(args, vizcore)
     settings = dream.DreamSettings(octaves=args.octaves, octave_scale=args.scale, steps_per_octave=args.steps,
                                    step_size=args.step_size, seed=args.seed)
     settings.check()
     pixels = read_image(args.image)
-    model = vizcore.load_model(model_name)
+    model = load_chosen_model(args, vizcore)
+    model_name = model.spec.name
     layers = parse_layer_weights(args.layers) if args.layers else None
     result = dream.deep_dream(model, pixels, layers, settings)
     _write_outputs(args, picture=result.image, array=result.image)
@@ -325,15 +361,15 @@ def run_dream(args, vizcore) -> None:
 def run_style(args, vizcore) -> None:
     from vizcore import style
 
-    model_name = args.model or vizcore.DEFAULT_MODEL
-    vizcore.get_spec(model_name)
+    check_model_choice(args, vizcore)
     settings = style.StyleSettings(size=args.size, steps=args.steps, style_strength=args.strength, start=args.start,
                                    seed=args.seed)
     settings.check()
     weights = _numbers(args.style_weights, "style weights") if args.style_weights else None
     content = read_image(args.content)
     styles = [read_image(path) for path in args.styles]
-    model = vizcore.load_model(model_name)
+    model = load_chosen_model(args, vizcore)
+    model_name = model.spec.name
     result = style.transfer_style(model, content, styles, weights, settings)
     _write_outputs(args, picture=result.image, array=result.image)
     summary = {"model": model_name, **result.summary()}
@@ -348,10 +384,10 @@ def run_attribution(args, vizcore) -> None:
     from vizcore import attribution, viz
     from vizcore.images import fit_to_model
 
-    model_name = args.model or vizcore.DEFAULT_MODEL
-    vizcore.get_spec(model_name)
+    check_model_choice(args, vizcore)
     pixels = read_image(args.image)
-    model = vizcore.load_model(model_name)
+    model = load_chosen_model(args, vizcore)
+    model_name = model.spec.name
     options = {name: getattr(args, name) for name in _METHOD_OPTIONS if getattr(args, name, None) is not None}
     result = attribution.explain(model, pixels, args.method, class_index=args.class_index, **options)
     curves = attribution.faithfulness(model, pixels, result.values, result.class_index)
@@ -389,6 +425,8 @@ RUNNERS = {
 
 def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("VIZCORE_DEBUG") == "1"
+    if not debug:  # library warnings (Pillow on a damaged TIFF, say) would break the one-sentence stderr
+        warnings.simplefilter("ignore")
     try:
         args = build_parser().parse_args(argv)
     except _UsageError as error:

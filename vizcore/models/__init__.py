@@ -14,6 +14,13 @@ from vizcore.models import efficientnet_lite, zoo
 from vizcore.models.class_names import imagenet_class_names
 from vizcore.models.preprocessing import PREPROCESSING, Preprocessing, get_preprocessing
 from vizcore.models.spec import LoadedModel, ModelSpec, Presets
+from vizcore.models.user_model import (
+    USER_PREPROCESSING,
+    UserModelUpload,
+    is_user_model,
+    load_model_file,
+    load_user_model,
+)
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -70,12 +77,17 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODELS",
     "PREPROCESSING",
+    "USER_PREPROCESSING",
     "LoadedModel",
     "ModelSpec",
     "Preprocessing",
     "Presets",
+    "UserModelUpload",
     "get_preprocessing",
     "get_spec",
+    "is_user_model",
     "load_model",
+    "load_model_file",
+    "load_user_model",
     "weights_available_offline",
 ]
