@@ -4,7 +4,8 @@ Streamlit cannot interrupt a running script from outside; a click on Stop starts
 Streamlit ends the current one at its next element update. The progress bar is updated every
 step, so that happens within one step; the last preview is kept in session state and shown as a
 stopped result. Finished results go into a process-wide store keyed by the request, so coming
-back to the same settings (in any session) is instant.
+back to the same settings (in any session) is instant; a run cut short by the time cap is shown
+but not kept.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from vizcore import cached
+from vizcore import cached, limits
 from vizcore.errors import VizcoreError
 from vizcore.optimize import Progress
 
@@ -72,12 +73,18 @@ def live_run(
 
     try:
         result = work(show)
-    except VizcoreError as error:
+    except Exception as error:  # not BaseException: Streamlit's own stop and rerun signals pass through untouched
         for placeholder in (controls, progress, preview):
             placeholder.empty()
-        st.error(str(error))
-        return None
-    store.put(request, result)
+        if isinstance(error, VizcoreError):
+            st.error(str(error))
+            return None
+        raise
+    if result.stopped:  # the run hit the server's time cap (vizcore/limits.py): show it, but do not keep it
+        st.warning(f"This run reached the {limits.MAX_SECONDS:.0f} s time limit and stopped; below is how far it got. "
+                   "Fewer steps or a smaller size will finish.")
+    else:
+        store.put(request, result)
     st.session_state.pop(partial_key, None)
     for placeholder in (controls, progress, preview):
         placeholder.empty()

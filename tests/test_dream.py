@@ -69,3 +69,17 @@ def test_requests_over_the_caps_are_refused(embedded_model, small_cat, settings,
 def test_unknown_layer_is_a_clear_error(embedded_model, small_cat):
     with pytest.raises(VizcoreError, match="no layer called 'mixed3'"):
         dream.deep_dream(embedded_model, small_cat, {"mixed3": 1.0}, QUICK)
+
+
+def test_a_long_dream_stops_at_its_time_cap(embedded_model, small_cat):
+    long_dream = dream.DreamSettings(octaves=1, steps_per_octave=1000)
+    result = dream.deep_dream(embedded_model, small_cat, settings=long_dream, max_seconds=0.5)
+    assert result.stopped and 1 <= result.steps_done < 1000
+    assert result.image.shape == small_cat.shape
+
+
+def test_new_sizes_and_seeds_reuse_the_traced_step(embedded_model, small_cat, dreamed):
+    traces = dream._dream_step.experimental_get_tracing_count()
+    other = dream.DreamSettings(octaves=3, steps_per_octave=1, seed=5)
+    dream.deep_dream(embedded_model, small_cat[:100, :120].copy(), settings=other)
+    assert dream._dream_step.experimental_get_tracing_count() == traces

@@ -91,3 +91,11 @@ def test_requests_over_the_caps_are_refused(embedded_model, settings, message):
 def test_too_many_images_in_one_run_is_refused(embedded_model):
     with pytest.raises(VizcoreError, match="limit is 64"):
         filters.visualise_filters(embedded_model, LAYER, list(range(33)), filters.FilterSettings(images_per_channel=2))
+
+
+def test_a_long_gallery_stops_at_its_time_cap(embedded_model):
+    gallery = filters.visualise_filters(
+        embedded_model, LAYER, [0, 1], filters.FilterSettings(steps=filters.MAX_STEPS, size=32), max_seconds=0.5,
+    )
+    assert gallery.stopped and 1 <= gallery.steps_done < filters.MAX_STEPS
+    assert gallery.images.shape == (2, 32, 32, 3)

@@ -76,3 +76,11 @@ def test_bad_style_lists_say_why(embedded_model, chelsea, painting):
         style.transfer_style(embedded_model, chelsea, [], settings=QUICK)
     with pytest.raises(VizcoreError, match="one weight"):
         style.transfer_style(embedded_model, chelsea, [painting], [1.0, 2.0], settings=QUICK)
+
+
+def test_a_long_run_stops_at_its_time_cap(embedded_model, chelsea, painting):
+    result = style.transfer_style(
+        embedded_model, chelsea, [painting], settings=style.StyleSettings(size=64, steps=2000), max_seconds=0.5,
+    )
+    assert result.stopped and 1 <= result.steps_done < 2000
+    assert result.summary()["stopped"]

@@ -18,13 +18,13 @@ from vizcore.optimize import (
     CHANNELS, PARAMETERIZATIONS, CentreNeuron, ChannelMean, Diversity, FourierImage, Jitter, L2, Progress, Rotate,
     Scale, TotalVariation, layer_outputs, render,
 )
+from vizcore.limits import MAX_SECONDS, MAX_STEPS
 from vizcore.optimize.loop import feature_model
 
 OBJECTIVES = ("channel", "neuron")
 MAX_IMAGES = 64  # channels x images per channel, per run: bounds memory and time
 MAX_SIZE = 512
 MIN_SIZE = 32
-MAX_STEPS = 2048
 MAX_IMAGES_PER_CHANNEL = 4
 
 
@@ -179,11 +179,13 @@ def visualise_filters(
     preview_every: int = 0,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    max_seconds: float | None = MAX_SECONDS,
 ) -> FilterGallery:
     """Render one image per channel (``images_per_channel`` each) of ``layer``, all in one batch.
 
-    ``on_progress`` and ``should_stop`` are passed to the render loop: live previews every
-    ``preview_every`` steps, and a stop that takes effect before the next step.
+    ``on_progress``, ``should_stop`` and ``max_seconds`` are passed to the render loop: live
+    previews every ``preview_every`` steps, and a stop (asked for, or after ``max_seconds`` of
+    wall time; None: no cap) that takes effect before the next step.
     """
     settings.check()
     channel_count = layer_channel_count(loaded, layer)
@@ -209,6 +211,7 @@ def visualise_filters(
         preview_every=preview_every,
         on_progress=on_progress,
         should_stop=should_stop,
+        max_seconds=max_seconds,
     )
     images = to_uint8(result.images)
     rows = np.arange(len(per_image))

@@ -20,11 +20,11 @@ from vizcore.optimize import (  # noqa: F401  (gram_target, feature_target: the 
     FeatureDistance, GramDistance, PixelImage, Progress, TotalVariation, feature_target, gram_target, layer_outputs,
     pixel_parameters, render,
 )
+from vizcore.limits import MAX_SECONDS, MAX_STEPS
 from vizcore.optimize.objectives import gram_matrices
 
 MIN_SIZE = 64
 MAX_SIZE = 768  # output's longer side: bounds memory and time on a CPU
-MAX_STEPS = 2000
 MAX_STYLES = 4
 STARTS = ("content", "noise")
 
@@ -130,8 +130,13 @@ def transfer_style(
     preview_every: int = 0,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    max_seconds: float | None = MAX_SECONDS,
 ) -> StyledImage:
-    """``content`` (RGB uint8) repainted in the blended style of ``styles`` (weights default to equal)."""
+    """``content`` (RGB uint8) repainted in the blended style of ``styles`` (weights default to equal).
+
+    ``should_stop`` is checked before every step; a run that has taken ``max_seconds`` of wall
+    time (None: no cap) stops the same way, with ``stopped`` set on the result.
+    """
     settings.check()
     if not 1 <= len(styles) <= MAX_STYLES:
         raise VizcoreError(f"Give between 1 and {MAX_STYLES} style images, not {len(styles)}.")
@@ -162,6 +167,7 @@ def transfer_style(
         preview_every=preview_every,
         on_progress=on_progress,
         should_stop=should_stop,
+        max_seconds=max_seconds,
         initial_parameters=pixel_parameters(start),
     )
     image = to_uint8(result.images[0])

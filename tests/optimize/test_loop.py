@@ -88,3 +88,10 @@ def test_a_model_built_here_works_at_any_size():
     result = render(loaded, ChannelMean("bn_a"), PixelImage(), batch=2, size=48, steps=3,
                     targets={CHANNELS: np.array([0, 4], np.int32)})
     assert result.images.shape == (2, 48, 48, 3)
+
+
+def test_a_run_stops_at_its_time_cap_and_none_means_no_cap(embedded_model):
+    capped = _render(embedded_model, [0, 1], steps=100_000, max_seconds=0.5)
+    assert capped.stopped and 1 <= capped.steps_done < 100_000
+    uncapped = _render(embedded_model, [0, 1], steps=3, max_seconds=None)
+    assert not uncapped.stopped and uncapped.steps_done == 3

@@ -19,7 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vizcore.activations import model_with_layers
 from vizcore.errors import VizcoreError
+from vizcore.limits import MAX_SECONDS
 from vizcore.models.folding import folded_copy
 from vizcore.models.spec import LoadedModel
 from vizcore.optimize.objectives import Context, Objective
@@ -61,9 +63,9 @@ def feature_model(loaded: LoadedModel, layers: tuple[str, ...]) -> keras.Model:
     cannot be copied this way (rare) is used through a plain sub-model at its fixed input size.
     """
     key = (ANY_SIZE, *layers)
+    model = model_with_layers(loaded, layers)  # layers inside nested models come from a flat copy
     with _feature_models_lock:
         if key not in loaded.extractors:
-            model = loaded.keras_model
             outputs = {name: _feature_layer(model, name).output for name in layers}
             fixed = keras.Model(model.inputs[0], outputs, name="features")
             try:
@@ -134,12 +136,14 @@ def render(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     initial_parameters: np.ndarray | None = None,
+    max_seconds: float | None = MAX_SECONDS,
 ) -> RenderResult:
     """Run ``steps`` Adam steps of gradient ascent on ``objective`` for ``batch`` images of ``size`` px.
 
     ``on_progress`` is called after every step (with the images every ``preview_every`` steps and
     after the last), and ``should_stop`` before every step, so a caller can show live previews
-    and end the run within one step. The model's lock is held for one step at a time.
+    and end the run within one step; a run that has taken ``max_seconds`` (wall time; None: no
+    cap) stops the same way. The model's lock is held for one step at a time.
     ``initial_parameters`` starts from given parameters (e.g. an image) instead of the
     parameterisation's random start; ``batch`` and ``size`` are then taken from them.
     """
@@ -163,7 +167,8 @@ def render(
     step = 0
     stopped = False
     while step < steps:
-        if should_stop is not None and should_stop():
+        over_time = max_seconds is not None and time.perf_counter() - start >= max_seconds
+        if over_time or (should_stop is not None and should_stop()):
             stopped = True
             break
         with loaded.lock:
@@ -189,7 +194,7 @@ def render(
 
 
 def layer_outputs(loaded: LoadedModel, layers: tuple[str, ...], images: np.ndarray) -> dict[str, np.ndarray]:
-    """The ``layers``' outputs for ``images`` (B x H x W x 3, RGB 0..1, any square size), no transforms."""
+    """The ``layers``' outputs for ``images`` (B x H x W x 3, RGB 0..1, any size), no transforms."""
     model = feature_model(loaded, layers)
     batch = tf.constant(np.asarray(loaded.spec.preprocessing.to_model(images * 255.0), np.float32))
     with loaded.lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -147,14 +148,25 @@ class Diversity(Objective):
         return -tf.reshape(others, (-1,)) / max(self.group_size - 1, 1)
 
 
+# Neighbour differences (next pixel minus this one) as 2-tap depthwise convolutions over RGB: the
+# same numbers as slicing ``x[:, 1:] - x[:, :-1]``, but the gradient is a convolution too, which on a
+# CPU costs a fraction of the strided-slice gradients that slicing produces.
+_DOWN_DIFFERENCE = np.tile(np.array([-1.0, 1.0], np.float32).reshape(2, 1, 1, 1), (1, 1, 3, 1))
+_ACROSS_DIFFERENCE = np.tile(np.array([-1.0, 1.0], np.float32).reshape(1, 2, 1, 1), (1, 1, 3, 1))
+
+
+def _neighbour_differences(images: tf.Tensor, kernel: np.ndarray) -> tf.Tensor:
+    return tf.nn.depthwise_conv2d(images, tf.constant(kernel), strides=(1, 1, 1, 1), padding="VALID")
+
+
 @dataclass(frozen=True)
 class TotalVariation(Objective):
     """Mean absolute difference between neighbouring pixels (0..1 units): subtract it for smoother images."""
 
     def __call__(self, context: Context) -> tf.Tensor:
         images = context.images
-        down = tf.reduce_mean(tf.abs(images[:, 1:, :, :] - images[:, :-1, :, :]), axis=(1, 2, 3))
-        across = tf.reduce_mean(tf.abs(images[:, :, 1:, :] - images[:, :, :-1, :]), axis=(1, 2, 3))
+        down = tf.reduce_mean(tf.abs(_neighbour_differences(images, _DOWN_DIFFERENCE)), axis=(1, 2, 3))
+        across = tf.reduce_mean(tf.abs(_neighbour_differences(images, _ACROSS_DIFFERENCE)), axis=(1, 2, 3))
         return down + across
 
 
