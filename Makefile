@@ -1,14 +1,18 @@
 # vizcore: `make run` starts the app, `make test` runs the whole suite. Both create .venv first.
+# `make e2e` runs only the browser test; `make browser-deps` installs the Chromium it drives.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# Debian's packages; the browser test (tests/browser.py) and bench/cold_start.py use these paths.
+BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: run test bench clean-cache clean
+.PHONY: run test e2e browser-deps bench clean-cache clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +35,19 @@ run: $(RUNTIME_STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -c tests/pytest.ini --rootdir=. tests
+
+e2e: browser-deps $(DEV_STAMP)
+	$(BIN)/python -m pytest -c tests/pytest.ini --rootdir=. tests/test_browser.py
+
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "browser-deps: $(BROWSER_FILES) are installed"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	else \
+		echo "browser-deps: apt-get not found; install Chromium and its matching chromedriver as $(BROWSER_FILES)" >&2; \
+		exit 1; \
+	fi
 
 bench: $(BENCH_STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

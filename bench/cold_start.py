@@ -35,45 +35,37 @@ import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))  # tests/browser.py: the server and Chromium helpers
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # inherited by the server and pre-fill processes
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
 from importlib import metadata  # noqa: E402
 
-HOST = "127.0.0.1"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROME_ARGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-proxy-server",
-    "--window-size=1400,1000",
+from browser import (  # noqa: E402
+    CAPTION_PREFIX,
+    HOST,
+    LOG_TAIL_CHARS,
+    PAGE_STATE_JS,
+    POLL_S,
+    AppServerError,
+    close_browser,
+    free_port,
+    launch_server,
+    missing_browser_files,
+    new_browser,
+    predictions_visible,
+    stop_server,
+    wait_for_health,
 )
+
 SCENARIOS = ("cached_weights", "first_ever")
-CAT_CLASSES = ("Egyptian cat", "tabby", "tiger cat")  # the default sample chelsea's top classes
-CAPTION_PREFIX = "Model time:"
-HEALTH_PATH = "/_stcore/health"
-HEALTH_TIMEOUT_S = 120
 PREDICTIONS_TIMEOUT_S = 180
 IMAGES_TIMEOUT_S = 10
-POLL_S = 0.1
-SERVER_STOP_TIMEOUT_S = 15
-LOG_TAIL_CHARS = 3000
 MEDIAN_FIGURES = (
     "server_ready_s",
     "cold_model_caption_s",
@@ -84,15 +76,6 @@ MEDIAN_FIGURES = (
 DEFAULT_REPEATS = 2
 DEFAULT_SCREENSHOT = os.path.join(REPO_ROOT, "bench", "results", "cold_start.png")
 
-# Returns what the page shows: Streamlit captions, the Plotly SVG text and any error boxes.
-PAGE_STATE_JS = """
-const texts = (selector) => Array.from(document.querySelectorAll(selector)).map((e) => e.textContent);
-return {
-  captions: texts('[data-testid="stCaptionContainer"]'),
-  chart: texts('.js-plotly-plot svg text'),
-  errors: texts('[data-testid="stException"], [data-testid="stAlertContentError"]'),
-};
-"""
 IMAGES_LOADED_JS = "return Array.from(document.images).every((image) => image.complete);"
 
 
@@ -114,16 +97,10 @@ def check_prerequisites():
     except ImportError:
         sys.stderr.write("bench/cold_start.py needs selenium: run .venv/bin/pip install -r bench/requirements.txt.\n")
         sys.exit(2)
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not os.access(path, os.X_OK):
-            sys.stderr.write(f"bench/cold_start.py needs {path}: install the Debian package {package}.\n")
-            sys.exit(2)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+    missing = missing_browser_files()
+    if missing:
+        sys.stderr.write(f"bench/cold_start.py needs {', '.join(missing)}: run `make browser-deps`.\n")
+        sys.exit(2)
 
 
 def server_env(cache_dir):
@@ -140,85 +117,6 @@ def prefill_cache(cache_dir):
     if not os.listdir(cache_dir):
         raise BenchError(f"pre-filling {cache_dir} left it empty")
     return time.perf_counter() - start
-
-
-def launch_server(port, cache_dir, log_file):
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.address", HOST,
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    return subprocess.Popen(
-        command, cwd=REPO_ROOT, env=server_env(cache_dir), stdout=log_file, stderr=subprocess.STDOUT
-    )
-
-
-def stop_server(server):
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(SERVER_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def log_tail(log_path):
-    with open(log_path, encoding="utf-8", errors="replace") as log:
-        return log.read()[-LOG_TAIL_CHARS:]
-
-
-def health_ok(port):
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
-    try:
-        with opener.open(f"http://{HOST}:{port}{HEALTH_PATH}", timeout=1) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
-def wait_for_health(server, port, log_path):
-    deadline = time.perf_counter() + HEALTH_TIMEOUT_S
-    while time.perf_counter() < deadline:
-        if server.poll() is not None:
-            raise BenchError(f"the server exited with code {server.returncode}:\n{log_tail(log_path)}")
-        if health_ok(port):
-            return
-        time.sleep(POLL_S)
-    raise BenchError(f"the server was not healthy within {HEALTH_TIMEOUT_S} s:\n{log_tail(log_path)}")
-
-
-def new_browser():
-    """(driver, profile_dir): headless Chromium on a blank page with a fresh profile."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile_dir = tempfile.mkdtemp(prefix="vizcore-bench-chrome-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (*CHROME_ARGS, f"--user-data-dir={profile_dir}"):
-        options.add_argument(argument)
-    service = Service(executable_path=CHROMEDRIVER, log_output=subprocess.DEVNULL)
-    try:
-        return webdriver.Chrome(service=service, options=options), profile_dir
-    except Exception:
-        shutil.rmtree(profile_dir, ignore_errors=True)
-        raise
-
-
-def close_browser(driver, profile_dir):
-    try:
-        driver.quit()
-    finally:
-        shutil.rmtree(profile_dir, ignore_errors=True)
-
-
-def predictions_visible(state):
-    caption = any(text.strip().startswith(CAPTION_PREFIX) for text in state["captions"])
-    cat_in_chart = any(cat in text for text in state["chart"] for cat in CAT_CLASSES)
-    return caption and cat_in_chart
 
 
 def wait_for_predictions(driver, since):
@@ -370,7 +268,7 @@ def main():
     check_prerequisites()
     try:
         scenarios, prefill_s, browser_version = run_all(args.scenarios, args.repeats, args.screenshot)
-    except (BenchError, subprocess.CalledProcessError) as error:
+    except (BenchError, AppServerError, subprocess.CalledProcessError) as error:
         details = getattr(error, "stderr", None) or b""
         sys.stderr.write(f"bench/cold_start.py: {error}\n{details.decode(errors='replace')[-LOG_TAIL_CHARS:]}")
         return 1
