@@ -1,0 +1,198 @@
+"""Claim: a long-lived app process does not grow: 200 reruns over 20 image sizes add at most 150 MB of RSS and no traces.
+
+Measured in one process, like one server that stays up: one AppTest session (Streamlit's own
+script runner, with the shared ``st.cache_resource`` model and the ``st.cache_data`` result
+caches of a real server) alternates between the Predictions and Grad-CAM pages. Every rerun
+uploads a new image (new pixels, so every result is computed and cached anew: the worst case for
+the caches), its size taken in turn from 20 sizes between 48 x 64 and 1500 x 2000 pixels.
+
+* Warm-up: ``--warmup`` reruns (default 20, one pass over the sizes) fill the model's traces, the
+  private model copies and the caches up to their entry limits.
+* Then ``--reruns`` reruns (default 200); the process's resident set size (RSS, from
+  ``/proc/self/statm``) is sampled after the warm-up and every ``--every`` reruns (default 10).
+
+The baseline is the first sample after the warm-up. Output: one JSON object with the RSS curve in
+MB, ``growth_mb`` = last sample - baseline, ``peak_growth_mb`` = highest sample - baseline, the
+150 MB limit, the tracing counts of the module-level tf.functions behind both pages after the
+warm-up and at the end, and ``passed``: growth within the limit and no new traces (the script
+exits 1 when it fails). Garbage collection is left to Python, as in a server.
+
+Run: ``cd /work/main && .venv/bin/python bench/soak.py [--reruns N] [--warmup N] [--every N]``
+"""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+APP = os.path.join(ROOT, "app.py")
+RUN_TIMEOUT_S = 300
+LIMIT_MB = 150.0
+DEFAULT_RERUNS = 200
+DEFAULT_WARMUP = 20
+DEFAULT_EVERY = 10
+PAGES = ("pages/predictions.py", "pages/gradcam.py")  # alternated, one per rerun
+# (height, width) in pixels: small to large, landscape, portrait and square.
+IMAGE_SIZES = (
+    (48, 64), (64, 48), (120, 160), (150, 200), (224, 224), (240, 320), (300, 200), (320, 480), (400, 400),
+    (480, 640), (512, 384), (600, 800), (640, 480), (720, 1280), (768, 1024), (800, 600), (900, 1200),
+    (1024, 768), (1080, 1440), (1500, 2000),
+)
+QUIET_LOGGERS = (
+    "streamlit",
+    "streamlit.runtime.caching.cache_data_api",
+    "streamlit.runtime.scriptrunner_utils.script_run_context",
+)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reruns", type=int, default=DEFAULT_RERUNS, help="measured reruns after the warm-up")
+    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="reruns before the first sample")
+    parser.add_argument("--every", type=int, default=DEFAULT_EVERY, help="reruns between RSS samples")
+    return parser.parse_args()
+
+
+def silence_streamlit():
+    """Bare-mode cache calls warn about a missing ScriptRunContext; harmless here."""
+    import streamlit  # noqa: F401  (configures its loggers on import)
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def rss_mb():
+    """This process's resident set size in MB (2**20 bytes)."""
+    with open("/proc/self/statm") as statm:
+        resident_pages = int(statm.read().split()[1])
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def generated_image(height, width, seed):
+    """A smooth random RGB picture (new pixels for every seed) as JPEG bytes, as a phone photo would come."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (max(2, height // 16), max(2, width // 16), 3), dtype=np.uint8)
+    pixels = Image.fromarray(coarse).resize((width, height), Image.BILINEAR)
+    buffer = io.BytesIO()
+    pixels.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def traced_functions():
+    """The module-level tf.functions the Predictions and Grad-CAM pages run, by name."""
+    from vizcore import predictions
+    from vizcore.attribution import cam, common
+
+    return {
+        "predictions._forward": predictions._forward,
+        "attribution.common._scores": common._scores,
+        "attribution.cam._features_and_gradients": cam._features_and_gradients,
+    }
+
+
+def tracing_counts():
+    return {name: function.experimental_get_tracing_count() for name, function in traced_functions().items()}
+
+
+class Session:
+    """One browser session driven through AppTest: upload an image, open a page, check it rendered."""
+
+    def __init__(self):
+        from streamlit.testing.v1 import AppTest
+
+        from pages.common import UPLOAD as IMAGE_UPLOAD
+
+        self.upload_key = IMAGE_UPLOAD
+        self.app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S).run()
+        self.app.sidebar.radio(key="image_source").set_value("Upload").run()
+        self.check()
+
+    def rerun(self, number):
+        height, width = IMAGE_SIZES[number % len(IMAGE_SIZES)]
+        upload = (f"soak_{number}_{width}x{height}.jpg", generated_image(height, width, seed=number), "image/jpeg")
+        self.app.sidebar.file_uploader(key=self.upload_key).set_value(upload)
+        self.app.switch_page(PAGES[number % len(PAGES)]).run()
+        self.check()
+        caption = self.app.sidebar.get("image")[0].proto.imgs[0].caption
+        if f"{width}×{height}" not in caption:
+            raise SystemExit(f"bench/soak.py: rerun {number} shows {caption!r}, not the {width}x{height} upload.")
+
+    def check(self):
+        if self.app.exception or self.app.error:
+            problems = [element.value for element in (*self.app.exception, *self.app.error)]
+            raise SystemExit(f"bench/soak.py: the app failed: {problems}")
+
+
+def main():
+    args = parse_args()
+    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews the timings, not the memory
+    silence_streamlit()
+    import tensorflow as tf
+
+    from vizcore.device import device_summary
+
+    start = time.perf_counter()
+    rss_before_app = rss_mb()
+    session = Session()
+    for number in range(args.warmup):
+        session.rerun(number)
+    traces_before = tracing_counts()
+    warmup_seconds = time.perf_counter() - start
+
+    curve = {0: round(rss_mb(), 1)}  # measured reruns done -> RSS in MB
+    measure_start = time.perf_counter()
+    for offset in range(1, args.reruns + 1):
+        session.rerun(args.warmup + offset)
+        if offset % args.every == 0 or offset == args.reruns:
+            curve[offset] = round(rss_mb(), 1)
+    measure_seconds = time.perf_counter() - measure_start
+    traces_after = tracing_counts()
+
+    baseline = curve[0]
+    growth = curve[args.reruns] - baseline
+    peak_growth = max(curve.values()) - baseline
+    no_new_traces = traces_after == traces_before
+    passed = growth <= LIMIT_MB and no_new_traces
+    report = {
+        "claim": "200 reruns over 20 image sizes on Predictions and Grad-CAM: RSS grows at most 150 MB, no retracing",
+        "device": device_summary(),
+        "tensorflow": tf.__version__,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1m_at_start": load_at_start,
+        "pages": list(PAGES),
+        "image_sizes": [f"{width}x{height}" for height, width in IMAGE_SIZES],
+        "warmup_reruns": args.warmup,
+        "measured_reruns": args.reruns,
+        "rss_mb_before_first_run": round(rss_before_app, 1),
+        "rss_mb_after_warmup": baseline,
+        "rss_mb_by_rerun": {str(rerun): mb for rerun, mb in curve.items()},
+        "growth_mb": round(growth, 1),
+        "peak_growth_mb": round(peak_growth, 1),
+        "limit_mb": LIMIT_MB,
+        "tracing_counts_after_warmup": traces_before,
+        "tracing_counts_at_end": traces_after,
+        "no_new_traces": no_new_traces,
+        "warmup_seconds": round(warmup_seconds, 1),
+        "seconds_per_measured_rerun": round(measure_seconds / args.reruns, 3),
+        "passed": passed,
+    }
+    print(json.dumps(report, indent=2))
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
