@@ -67,7 +67,7 @@ def curves_chart(curves: attribution.FaithfulnessCurves, key: str) -> None:
         go.Scatter(x=curves.fractions, y=curves.insertion, name=f"insertion · area {curves.insertion_area:.3f}", line_color="#2ca02c"),
     ])
     figure.update_layout(
-        height=240, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="share of pixels changed, most important first",
+        height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="share of pixels changed",
         yaxis_title="class probability", yaxis_range=[0, 1.02],
         legend=dict(orientation="h", yanchor="top", y=-0.35, font_size=11),
     )

@@ -18,7 +18,7 @@ selection = current_selection()
 class_column, overlay_column, opacity_column, colormap_column = st.columns([3, 1, 1, 1])
 with class_column:
     class_index = class_picker(selection, "Explain the class", "saliency_class")
-overlay = overlay_column.toggle("Overlay on the image", True, key="saliency_overlay")
+overlay = overlay_column.toggle("Overlay", True, key="saliency_overlay")
 opacity = opacity_column.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="saliency_opacity", disabled=not overlay)
 colormap = colormap_picker(colormap_column, "saliency_colormap")
 

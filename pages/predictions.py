@@ -41,7 +41,7 @@ with chart_column:
         height=max(240, 42 * len(predictions) + 80),
         margin=dict(l=10, r=40, t=10, b=40),
     )
-    st.plotly_chart(figure, key="predictions_chart")
+    st.plotly_chart(figure, key="predictions_chart", config={"displayModeBar": False})
     st.caption(f"Model time: {seconds * 1000:.0f} ms on {cached.cached_device_summary()}.")
 with image_column:
     size = selection.model.spec.input_size

@@ -24,17 +24,20 @@ sample_styles = sample_column.multiselect(
 )
 uploads = upload_column.file_uploader("Style images (upload)", type=UPLOAD_TYPES, accept_multiple_files=True,
                                       key="style_uploads")
-styles, names, keys = [], [], []
+chosen = []  # (pixels, name shown, content key) per style image
 for name in sample_styles:
     prepared = cached.sample_image(name)
-    styles.append(prepared.pixels), names.append(f"sample:{name}"), keys.append(prepared.key)
+    chosen.append((prepared.pixels, f"sample:{name}", prepared.key))
 for upload in uploads or []:
     try:
         prepared = cached.uploaded_image(upload.getvalue())
     except VizcoreError as error:
         st.error(f"{upload.name}: {error}")
         continue
-    styles.append(prepared.pixels), names.append(upload.name), keys.append(prepared.key)
+    chosen.append((prepared.pixels, upload.name, prepared.key))
+styles = [pixels for pixels, _, _ in chosen]
+names = [name for _, name, _ in chosen]
+keys = [key for _, _, key in chosen]
 if not styles:
     st.info("Choose a style sample or upload a style image.")
     st.stop()
