@@ -1,10 +1,11 @@
+import keras
 import numpy as np
 import pytest
 
 from vizcore import predictions
 from vizcore.errors import VizcoreError
 from vizcore.images import fit_to_model
-from vizcore.models import get_preprocessing
+from vizcore.models import LoadedModel, ModelSpec, Presets, get_preprocessing
 
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 COFFEE_CLASSES = {967, 968, 504}  # espresso, cup, coffee mug
@@ -79,3 +80,29 @@ def test_downloads_carry_the_parameters(embedded_model, chelsea):
     assert lines[0] == "rank,index,label,probability,model,image,top_k"
     assert len(lines) == 4 and lines[1].startswith(f"1,{top[0].index},{top[0].label},")
     assert lines[1].endswith(",efficientnet_lite0,sample:chelsea,3")
+
+
+def _tiny_classifier(activation: str) -> LoadedModel:
+    inputs = keras.Input((16, 16, 3))
+    features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    dense = keras.layers.Dense(3, activation=activation, kernel_initializer=keras.initializers.RandomNormal(stddev=20.0))
+    model = keras.Model(inputs, dense(features))
+    spec = ModelSpec("tiny", "Tiny", lambda: model, 16, get_preprocessing("unit"), lambda: ("a", "b", "c"),
+                     Presets(("conv",), "conv", {}, (), "conv"))
+    return LoadedModel(spec, model)
+
+
+def test_a_model_that_ends_in_logits_still_gets_probabilities():
+    pixels = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    logits_model = _tiny_classifier("linear")
+    logits = predictions.run_on_image(logits_model, pixels)
+    assert logits.min() < 0 or logits.max() > 1  # the test needs real logits to mean anything
+    probabilities = predictions.class_probabilities(logits_model, pixels)
+    assert np.isclose(probabilities.sum(), 1.0, atol=1e-5) and probabilities.min() >= 0
+    assert np.argmax(probabilities) == np.argmax(logits)
+
+
+def test_sigmoid_outputs_are_left_as_they_are():
+    pixels = np.random.default_rng(2).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    loaded = _tiny_classifier("sigmoid")
+    np.testing.assert_array_equal(predictions.class_probabilities(loaded, pixels), predictions.run_on_image(loaded, pixels))

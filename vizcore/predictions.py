@@ -47,9 +47,21 @@ def run_on_image(loaded: LoadedModel, pixels: np.ndarray, keras_model=None) -> n
     return np.asarray(output, dtype=np.float32)[0]
 
 
+def softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
 def class_probabilities(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
-    """The model's output for one image: a float32 vector of class probabilities."""
-    return run_on_image(loaded, pixels)
+    """Class probabilities (0..1, float32) for one image.
+
+    A model whose output has values outside 0..1 ends in logits (common for a fine-tuned model
+    trained with ``from_logits=True``): those get a softmax. Softmax and sigmoid outputs pass as they are.
+    """
+    output = run_on_image(loaded, pixels)
+    if output.min() < 0.0 or output.max() > 1.0:
+        return softmax(output).astype(np.float32)
+    return output
 
 
 def top_predictions(loaded: LoadedModel, pixels: np.ndarray, top_k: int = 5) -> list[Prediction]:
