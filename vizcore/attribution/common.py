@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from vizcore.attribution.graph import SCORE, all_layers, flat_copy
 from vizcore.errors import VizcoreError
+from vizcore.models.folding import folded_copy
 from vizcore.models.spec import LoadedModel
 from vizcore.predictions import model_input
 
@@ -38,11 +39,22 @@ class AttributionMap:
 
 
 def attribution_model(loaded: LoadedModel, layers: tuple[str, ...] = (), guided: bool = False) -> keras.Model:
-    """The flat private copy (see graph.py) with these layer outputs, built once and kept on the LoadedModel."""
+    """The flat private copy (see graph.py) with these layer outputs, built once and kept on the LoadedModel.
+
+    Without ``guided``, the copy also has its batch norms folded into the convolutions before
+    them (see models/folding.py): the same scores and layer outputs to float rounding, and on a
+    CPU about twice as fast forward and backward. A graph that cannot be folded is used as is.
+    """
     key = ("attribution", guided, *layers)
     with _models_lock:
         if key not in loaded.extractors:
-            loaded.extractors[key] = flat_copy(loaded.keras_model, layers, guided=guided)
+            flat = flat_copy(loaded.keras_model, layers, guided=guided)
+            if not guided:
+                try:
+                    flat = folded_copy(flat, keep=layers)
+                except (ValueError, TypeError, KeyError):
+                    pass
+            loaded.extractors[key] = flat
         return loaded.extractors[key]
 
 
