@@ -62,6 +62,7 @@ from browser import (  # noqa: E402
     stop_server,
     wait_for_health,
 )
+from harness import load_average  # noqa: E402  (bench/harness.py)
 
 SCENARIOS = ("cached_weights", "first_ever")
 PREDICTIONS_TIMEOUT_S = 180
@@ -264,7 +265,7 @@ def compare_scenarios(scenarios):
 
 def main():
     args = parse_args()
-    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
+    load_at_start = load_average()
     check_prerequisites()
     try:
         scenarios, prefill_s, browser_version = run_all(args.scenarios, args.repeats, args.screenshot)

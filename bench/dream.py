@@ -50,10 +50,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from harness import any_size_copy, load_average, run_environment  # noqa: E402  (bench/harness.py)
 
 MODEL_NAME = "efficientnet_lite0"
 SAMPLE = "chelsea"
@@ -79,14 +80,6 @@ def parse_args():
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="interleaved rounds; medians are reported")
     return parser.parse_args()
 
-
-def any_size_copy(keras_model, input_shape=(None, None, 3)):
-    """The same network and weights on a new input: a plain Keras clone, nothing folded."""
-    import keras
-
-    copy = keras.models.clone_model(keras_model, input_tensors=keras.Input(input_shape))
-    copy.set_weights(keras_model.get_weights())
-    return copy
 
 
 def tutorial_dream(keras_model, layer_names, preprocessing):
@@ -228,12 +221,11 @@ def matmul_flops_per_second():
 
 def main():
     args = parse_args()
-    load_at_start = round(os.getloadavg()[0], 2)
+    load_at_start = load_average()
     import cv2
     import tensorflow as tf
 
     import vizcore
-    from vizcore.device import device_summary
 
     loaded = vizcore.load_model(MODEL_NAME)
     layer_names = list(loaded.spec.presets.dream_layers)
@@ -264,11 +256,7 @@ def main():
     report = {
         "claim": "DeepDream: ms per step at 512 px, vizcore vs the TF tutorial's TiledGradients",
         "model": MODEL_NAME,
-        "device": device_summary(),
-        "tensorflow": tf.__version__,
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1m_at_start": load_at_start,
+        **run_environment(load_at_start),
         "layers": loaded.spec.presets.dream_layers,
         "image_px": [args.size, args.size],
         "tile_px": TILE,

@@ -45,10 +45,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from harness import any_size_copy, load_average, run_environment  # noqa: E402  (bench/harness.py)
 
 MODEL_NAME = "efficientnet_lite0"
 DEFAULT_STEPS = 30  # keras.io's iterations
@@ -74,14 +75,6 @@ def parse_args():
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="interleaved rounds; medians are reported")
     return parser.parse_args()
 
-
-def any_size_copy(keras_model):
-    """The same network and weights on an input of any size: a plain Keras clone, nothing folded."""
-    import keras
-
-    copy = keras.models.clone_model(keras_model, input_tensors=keras.Input((None, None, 3)))
-    copy.set_weights(keras_model.get_weights())
-    return copy
 
 
 class KerasIoFilters:
@@ -161,12 +154,10 @@ def channel_activations(loaded, layer, images, channels):
 
 def main():
     args = parse_args()
-    load_at_start = round(os.getloadavg()[0], 2)
-    import tensorflow as tf
+    load_at_start = load_average()
 
     import vizcore
     from vizcore import filters
-    from vizcore.device import device_summary
 
     loaded = vizcore.load_model(MODEL_NAME)
     layer, channel_text = loaded.spec.presets.gallery[0]
@@ -202,11 +193,7 @@ def main():
     report = {
         "claim": "filter gallery: 16 channels rendered as one batch vs keras.io's one-filter-at-a-time loop",
         "model": MODEL_NAME,
-        "device": device_summary(),
-        "tensorflow": tf.__version__,
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1m_at_start": load_at_start,
+        **run_environment(load_at_start),
         "layer": layer,
         "channels": channels,
         "steps": args.steps,

@@ -42,10 +42,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from harness import load_average, run_environment  # noqa: E402  (bench/harness.py)
 
 MODEL_NAME = "efficientnet_lite0"
 SAMPLE_NAME = "chelsea"
@@ -104,15 +105,13 @@ def pearson(first, second):
 
 def main():
     args = parse_args()
-    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
-    import tensorflow as tf
+    load_at_start = load_average()
     import tf_keras_vis
     from scipy.stats import spearmanr
 
     import vizcore
     from vizcore import attribution
     from vizcore.attribution.common import upsample
-    from vizcore.device import device_summary
     from vizcore.images import fit_to_model
 
     loaded = vizcore.load_model(MODEL_NAME)
@@ -153,12 +152,8 @@ def main():
         "layer": layer,
         "class_index": top.index,
         "class_label": top.label,
-        "device": device_summary(),
-        "tensorflow": tf.__version__,
+        **run_environment(load_at_start),
         "tf_keras_vis": tf_keras_vis.__version__,
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1m_at_start": load_at_start,
         "repeats": args.repeats,
         "baseline_tf_keras_vis": baseline,
         "vizcore": subject,

@@ -52,7 +52,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # inherited by the child pro
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -60,6 +59,8 @@ import threading  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from harness import load_average, run_environment  # noqa: E402  (bench/harness.py)
 
 MODEL_NAME = "efficientnet_lite0"
 SAMPLE_NAME = "chelsea"
@@ -257,10 +258,8 @@ def main():
     if args.child:
         run_child(args)
         return 0
-    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
-    import tensorflow as tf
+    load_at_start = load_average()
 
-    from vizcore.device import device_summary
 
     with tempfile.TemporaryDirectory(prefix="vizcore-occlusion-bench-") as folder:
         rows = [compare_setting(patch, stride, args, folder) for patch, stride in parse_settings(args.settings)]
@@ -269,11 +268,7 @@ def main():
         "claim": "occlusion: vizcore's bounded chunks vs every patched copy in one model.predict (tf-explain)",
         "model": MODEL_NAME,
         "image": SAMPLE_NAME,
-        "device": device_summary(),
-        "tensorflow": tf.__version__,
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1m_at_start": load_at_start,
+        **run_environment(load_at_start),
         "repeats_per_child": args.repeats,
         "baseline_batch_size": args.batch_size,
         "targets": {"time_ratio_at_most": TIME_TARGET, "memory_ratio_at_most": MEMORY_TARGET},

@@ -29,11 +29,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import logging  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from harness import load_average, run_environment, silence_streamlit  # noqa: E402  (bench/harness.py)
 
 MODEL_NAME = "efficientnet_lite0"
 SEED = 0
@@ -41,11 +41,6 @@ EXTRA_VARIANTS = 5  # random crops/flips added to the samples
 MIN_CROP_FRACTION = 0.6  # a random crop keeps at least this fraction of each side
 DEFAULT_REPEATS = 5
 DEFAULT_TOP_K = 5
-QUIET_LOGGERS = (
-    "streamlit",
-    "streamlit.runtime.caching.cache_data_api",
-    "streamlit.runtime.scriptrunner_utils.script_run_context",
-)
 
 
 def parse_args():
@@ -54,13 +49,6 @@ def parse_args():
     parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="classes asked of vizcore")
     return parser.parse_args()
 
-
-def silence_streamlit():
-    """Bare-mode cache calls warn about a missing ScriptRunContext; harmless here."""
-    import streamlit  # noqa: F401  (configures its loggers on import)
-
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def random_variant(pixels, rng):
@@ -170,12 +158,10 @@ def measure_cache_hits(images, repeats, top_k):
 
 def main():
     args = parse_args()
-    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
+    load_at_start = load_average()
     silence_streamlit()
-    import tensorflow as tf
 
     import vizcore
-    from vizcore.device import device_summary
 
     images = build_images()
     loaded = vizcore.load_model(MODEL_NAME)
@@ -187,11 +173,7 @@ def main():
     report = {
         "claim": "warm prediction latency: vizcore's cached path vs keras model.predict per image",
         "model": MODEL_NAME,
-        "device": device_summary(),
-        "tensorflow": tf.__version__,
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1m_at_start": load_at_start,
+        **run_environment(load_at_start),
         "images": len(images),
         "repeats_per_image": args.repeats,
         "top_k": args.top_k,

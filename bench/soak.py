@@ -30,11 +30,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import argparse  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
-import logging  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from harness import load_average, run_environment, silence_streamlit  # noqa: E402  (bench/harness.py)
 
 APP = os.path.join(ROOT, "app.py")
 RUN_TIMEOUT_S = 300
@@ -49,11 +49,6 @@ IMAGE_SIZES = (
     (480, 640), (512, 384), (600, 800), (640, 480), (720, 1280), (768, 1024), (800, 600), (900, 1200),
     (1024, 768), (1080, 1440), (1500, 2000),
 )
-QUIET_LOGGERS = (
-    "streamlit",
-    "streamlit.runtime.caching.cache_data_api",
-    "streamlit.runtime.scriptrunner_utils.script_run_context",
-)
 
 
 def parse_args():
@@ -63,13 +58,6 @@ def parse_args():
     parser.add_argument("--every", type=int, default=DEFAULT_EVERY, help="reruns between RSS samples")
     return parser.parse_args()
 
-
-def silence_streamlit():
-    """Bare-mode cache calls warn about a missing ScriptRunContext; harmless here."""
-    import streamlit  # noqa: F401  (configures its loggers on import)
-
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def rss_mb():
@@ -138,11 +126,9 @@ class Session:
 
 def main():
     args = parse_args()
-    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine skews the timings, not the memory
+    load_at_start = load_average()
     silence_streamlit()
-    import tensorflow as tf
 
-    from vizcore.device import device_summary
 
     start = time.perf_counter()
     rss_before_app = rss_mb()
@@ -168,11 +154,7 @@ def main():
     passed = growth <= LIMIT_MB and no_new_traces
     report = {
         "claim": "200 reruns over 20 image sizes on Predictions and Grad-CAM: RSS grows at most 150 MB, no retracing",
-        "device": device_summary(),
-        "tensorflow": tf.__version__,
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1m_at_start": load_at_start,
+        **run_environment(load_at_start),
         "pages": list(PAGES),
         "image_sizes": [f"{width}x{height}" for height, width in IMAGE_SIZES],
         "warmup_reruns": args.warmup,
