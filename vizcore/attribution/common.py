@@ -14,7 +14,7 @@ from vizcore.attribution.graph import SCORE, all_layers, flat_copy
 from vizcore.errors import VizcoreError
 from vizcore.models.folding import folded_copy
 from vizcore.models.spec import LoadedModel
-from vizcore.predictions import model_input
+from vizcore.predictions import model_input, softmax
 
 _models_lock = threading.Lock()
 
@@ -106,11 +106,6 @@ def class_scores(loaded: LoadedModel, batch) -> np.ndarray:
         with loaded.lock:
             scores.append(np.asarray(_scores(model, tf.constant(batch[start:end]))))
     return np.concatenate(scores)
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def choose_class(loaded: LoadedModel, batch, class_index: int | None) -> tuple[int, str, float]:
