@@ -37,12 +37,13 @@ import numpy as np  # noqa: E402
 from harness import load_average, run_environment, silence_streamlit  # noqa: E402  (bench/harness.py)
 
 APP = os.path.join(ROOT, "app.py")
+MODEL = "efficientnet_lite0"  # the sidebar's default, which both pages use
 RUN_TIMEOUT_S = 300
 LIMIT_MB = 150.0
 DEFAULT_RERUNS = 200
 DEFAULT_WARMUP = 20
 DEFAULT_EVERY = 10
-PAGES = ("pages/predictions.py", "pages/gradcam.py")  # alternated, one per rerun
+PAGES = ("pages/predictions.py", "pages/grad-cam.py")  # alternated, one per rerun
 # (height, width) in pixels: small to large, landscape, portrait and square.
 IMAGE_SIZES = (
     (48, 64), (64, 48), (120, 160), (150, 200), (224, 224), (240, 320), (300, 200), (320, 480), (400, 400),
@@ -79,20 +80,15 @@ def generated_image(height, width, seed):
     return buffer.getvalue()
 
 
-def traced_functions():
-    """The module-level tf.functions the Predictions and Grad-CAM pages run, by name."""
-    from vizcore import predictions
-    from vizcore.attribution import cam, common
-
-    return {
-        "predictions._forward": predictions._forward,
-        "attribution.common._scores": common._scores,
-        "attribution.cam._features_and_gradients": cam._features_and_gradients,
-    }
+TRACED_FUNCTIONS = ("forward", "scores", "features_and_gradients")  # behind the Predictions and Grad-CAM pages
 
 
 def tracing_counts():
-    return {name: function.experimental_get_tracing_count() for name, function in traced_functions().items()}
+    """Traces of the functions both pages run, on the shared model and its views."""
+    from vizcore import cached
+
+    counts = cached.shared_model(MODEL).derived.tracing_counts()
+    return {name: counts.get(name, 0) for name in TRACED_FUNCTIONS}
 
 
 class Session:
@@ -101,7 +97,7 @@ class Session:
     def __init__(self):
         from streamlit.testing.v1 import AppTest
 
-        from pages.common import UPLOAD as IMAGE_UPLOAD
+        from ui.sidebar import UPLOAD as IMAGE_UPLOAD
 
         self.upload_key = IMAGE_UPLOAD
         self.app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S).run()

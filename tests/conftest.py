@@ -25,3 +25,32 @@ def chelsea():
 @pytest.fixture(scope="session")
 def coffee():
     return vizcore.load_sample("coffee")
+
+
+@pytest.fixture(scope="session")
+def nested_model():
+    """The usual transfer-learning shape: a conv base inside a Sequential, built here with seeded weights."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    base_input = keras.Input((48, 48, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="base_conv1")(base_input)
+    x = keras.layers.BatchNormalization(name="base_bn")(x)
+    x = keras.layers.ReLU(name="base_relu")(x)
+    x = keras.layers.Conv2D(12, 3, strides=2, activation="relu", name="base_conv2")(x)
+    base = keras.Model(base_input, x, name="base")
+    return keras.Sequential(
+        [keras.Input((48, 48, 3)), base, keras.layers.GlobalAveragePooling2D(name="pool"),
+         keras.layers.Dense(3, activation="softmax", name="head")],
+        name="transfer",
+    )
+
+
+@pytest.fixture(scope="session")
+def nested_loaded(nested_model):
+    from vizcore.models import get_preprocessing
+    from vizcore.models.spec import LoadedModel, ModelSpec, Presets
+
+    spec = ModelSpec("nested", "Nested", lambda: nested_model, 48, get_preprocessing("unit"), lambda: ("a", "b", "c"),
+                     Presets(("base_conv2",), "not_a_layer", {}, (), "base_conv2"))
+    return LoadedModel(spec, nested_model)

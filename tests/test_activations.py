@@ -6,7 +6,7 @@ from vizcore import activations
 from vizcore.errors import VizcoreError
 from vizcore.models import get_preprocessing, get_spec, zoo
 from vizcore.models.spec import LoadedModel, ModelSpec, Presets
-from vizcore.predictions import model_input
+from vizcore.models.inference import model_input
 
 
 def test_explorer_returns_exactly_the_layer_output(embedded_model, chelsea):
@@ -24,14 +24,6 @@ def test_presets_come_first_then_every_feature_map(embedded_model):
     assert len(names) == len(set(names)) and "logits" not in names and "input" not in names
     head = next(info for info in layers if info.name == "head_relu")
     assert (head.height, head.width, head.channels, head.block) == (7, 7, 1280, "head")
-
-
-@pytest.mark.parametrize("name, block", [
-    ("stage3_block2_dwconv", "stage3_block2"), ("block3_conv1", "block3"), ("conv4_block6_out", "conv4_block6"),
-    ("block_13_expand_relu", "block_13"), ("block4c_add", "block4c"), ("mixed4", "mixed4"), ("stem_relu", "stem"),
-])
-def test_layers_group_by_block(name, block):
-    assert activations.block_of(name) == block
 
 
 def _tiny_loaded_model():

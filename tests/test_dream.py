@@ -79,7 +79,7 @@ def test_a_long_dream_stops_at_its_time_cap(embedded_model, small_cat):
 
 
 def test_new_sizes_and_seeds_reuse_the_traced_step(embedded_model, small_cat, dreamed):
-    traces = dream._dream_step.experimental_get_tracing_count()
+    traces = embedded_model.derived.tracing_counts()["dream_step"]
     other = dream.DreamSettings(octaves=3, steps_per_octave=1, seed=5)
     dream.deep_dream(embedded_model, small_cat[:100, :120].copy(), settings=other)
-    assert dream._dream_step.experimental_get_tracing_count() == traces
+    assert embedded_model.derived.tracing_counts()["dream_step"] == traces

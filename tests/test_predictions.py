@@ -6,6 +6,7 @@ from vizcore import predictions
 from vizcore.errors import VizcoreError
 from vizcore.images import fit_to_model
 from vizcore.models import LoadedModel, ModelSpec, Presets, get_preprocessing
+from vizcore.models.inference import run_on_image
 
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 COFFEE_CLASSES = {967, 968, 504}  # espresso, cup, coffee mug
@@ -55,21 +56,6 @@ def test_lite_preprocessing_beats_torch_normalisation(embedded_model, chelsea, c
         assert with_lite[true_classes].sum() > with_torch[true_classes].sum()
 
 
-def test_model_input_is_the_preprocessed_crop(embedded_model, chelsea):
-    batch = predictions.model_input(embedded_model, chelsea)
-    assert batch.shape == (1, 224, 224, 3) and batch.dtype == np.float32
-    np.testing.assert_allclose(batch[0] * 128 + 127, fit_to_model(chelsea, 224), atol=1e-3)
-
-
-def test_forward_is_traced_once_for_many_images(embedded_model):
-    rng = np.random.default_rng(2)
-    predictions.class_probabilities(embedded_model, rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
-    before = predictions._forward.experimental_get_tracing_count()
-    for height, width in ((100, 120), (640, 480), (224, 224), (50, 900)):
-        predictions.class_probabilities(embedded_model, rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-    assert predictions._forward.experimental_get_tracing_count() == before
-
-
 def test_downloads_carry_the_parameters(embedded_model, chelsea):
     top = predictions.top_predictions(embedded_model, chelsea, top_k=3)
     parameters = {"model": "efficientnet_lite0", "image": "sample:chelsea", "top_k": 3}
@@ -95,7 +81,7 @@ def _tiny_classifier(activation: str) -> LoadedModel:
 def test_a_model_that_ends_in_logits_still_gets_probabilities():
     pixels = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     logits_model = _tiny_classifier("linear")
-    logits = predictions.run_on_image(logits_model, pixels)
+    logits = run_on_image(logits_model, pixels)
     assert logits.min() < 0 or logits.max() > 1  # the test needs real logits to mean anything
     probabilities = predictions.class_probabilities(logits_model, pixels)
     assert np.isclose(probabilities.sum(), 1.0, atol=1e-5) and probabilities.min() >= 0
@@ -105,4 +91,4 @@ def test_a_model_that_ends_in_logits_still_gets_probabilities():
 def test_sigmoid_outputs_are_left_as_they_are():
     pixels = np.random.default_rng(2).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     loaded = _tiny_classifier("sigmoid")
-    np.testing.assert_array_equal(predictions.class_probabilities(loaded, pixels), predictions.run_on_image(loaded, pixels))
+    np.testing.assert_array_equal(predictions.class_probabilities(loaded, pixels), run_on_image(loaded, pixels))

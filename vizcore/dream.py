@@ -22,7 +22,7 @@ from vizcore.errors import VizcoreError
 from vizcore.limits import MAX_DREAM_PIXELS, MAX_SECONDS, MAX_STEPS
 from vizcore.models.spec import LoadedModel
 from vizcore.optimize import Progress
-from vizcore.optimize.loop import feature_model, layer_outputs
+from vizcore.optimize.loop import feature_view, layer_outputs
 
 MAX_PIXELS = MAX_DREAM_PIXELS  # of the largest octave (vizcore/limits.py; also per call)
 MAX_OCTAVES = 8
@@ -124,7 +124,6 @@ def _rolled_tiled_gradient(model, preprocessing, image, shift, weights, position
     return tf.roll(gradient, -shift, axis=(0, 1))
 
 
-@tf.function(reduce_retracing=True)
 def _tiled_gradient(model, preprocessing, image, shift, weights, positions, tile, single_tile):
     return _rolled_tiled_gradient(model, preprocessing, image, shift, weights, positions, tile, single_tile)
 
@@ -139,8 +138,7 @@ def _blurred(gradient, kernel):
     return tf.squeeze(tf.nn.depthwise_conv2d(blurred, across, strides=(1, 1, 1, 1), padding="VALID"), 0)
 
 
-@tf.function(reduce_retracing=True)
-def _dream_step(model, preprocessing, image, shift, weights, positions, tile, single_tile, step_pixels, blur_kernel):
+def dream_step(model, preprocessing, image, shift, weights, positions, tile, single_tile, step_pixels, blur_kernel):
     """One DeepDream step on ``image`` (H x W x 3, 0..255), all on the device: the next image."""
     gradient = _rolled_tiled_gradient(model, preprocessing, image, shift, weights, positions, tile, single_tile)
     if blur_kernel is not None:
@@ -185,15 +183,14 @@ def tiled_gradient(
     The image is rolled by ``shift`` before tiling and the gradient rolled back, so tile seams
     move from step to step. With one tile covering the image it is the plain gradient.
     """
-    model = feature_model(loaded, tuple(layers))
+    view = feature_view(loaded, tuple(layers))
     height, width = image.shape[:2]
     single_tile = height <= tile and width <= tile
-    positions = None if single_tile else _positions(model, height, width)
-    with loaded.lock:
-        gradient = _tiled_gradient(
-            model, loaded.spec.preprocessing, tf.constant(image, tf.float32), tf.constant(shift, tf.int32),
-            _weight_tensors(layers), positions, tf.constant(int(tile)), single_tile,
-        )
+    positions = None if single_tile else _positions(view.model, height, width)
+    gradient = loaded.call(
+        _tiled_gradient, loaded.spec.preprocessing, tf.constant(image, tf.float32), tf.constant(shift, tf.int32),
+        _weight_tensors(layers), positions, tf.constant(int(tile)), single_tile, view=view,
+    )
     return np.asarray(gradient)
 
 
@@ -233,7 +230,7 @@ def deep_dream(
         raise VizcoreError(
             f"The image has {height * width / 1e6:.1f} megapixels; dreams are capped at {max_pixels / 1e6:.1f}: use a smaller image."
         )
-    model = feature_model(loaded, tuple(layers))  # unknown or flat layers fail here, before any work
+    view = feature_view(loaded, tuple(layers))  # unknown or flat layers fail here, before any work
     rng = np.random.default_rng(settings.seed)
     weights = _weight_tensors(layers)
     tile = tf.constant(settings.tile)
@@ -244,7 +241,7 @@ def deep_dream(
     for octave_height, octave_width in octave_shapes(height, width, settings.octaves, settings.octave_scale):
         image = tf.constant(cv2.resize(np.asarray(image), (octave_width, octave_height), interpolation=cv2.INTER_CUBIC))
         single_tile = octave_height <= settings.tile and octave_width <= settings.tile
-        positions = None if single_tile else _positions(model, octave_height, octave_width)
+        positions = None if single_tile else _positions(view.model, octave_height, octave_width)
         kernel = _gaussian_kernel(settings.smoothing, min(octave_height, octave_width) - 1)
         blur_kernel = None if kernel is None else tf.constant(kernel)
         for _ in range(settings.steps_per_octave):
@@ -254,9 +251,8 @@ def deep_dream(
                 break
             shift = (int(rng.integers(-settings.tile // 2, settings.tile // 2 + 1)),
                      int(rng.integers(-settings.tile // 2, settings.tile // 2 + 1)))
-            with loaded.lock:
-                image = _dream_step(model, loaded.spec.preprocessing, image, tf.constant(shift, tf.int32), weights,
-                                    positions, tile, single_tile, step_pixels, blur_kernel)
+            image = loaded.call(dream_step, loaded.spec.preprocessing, image, tf.constant(shift, tf.int32), weights,
+                                positions, tile, single_tile, step_pixels, blur_kernel, view=view)
             step += 1
             if on_progress is not None:
                 octave_done = step % settings.steps_per_octave == 0

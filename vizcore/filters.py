@@ -13,13 +13,13 @@ from typing import Callable
 import numpy as np
 
 from vizcore.errors import VizcoreError
+from vizcore.models.layers import check_feature_map_layer, layer_infos
 from vizcore.models.spec import LoadedModel
 from vizcore.optimize import (
     CHANNELS, PARAMETERIZATIONS, CentreNeuron, ChannelMean, Diversity, FourierImage, Jitter, L2, Progress, Rotate,
     Scale, TotalVariation, layer_outputs, render,
 )
 from vizcore.limits import MAX_SECONDS, MAX_STEPS
-from vizcore.optimize.loop import feature_model
 
 OBJECTIVES = ("channel", "neuron")
 MAX_IMAGES = 64  # channels x images per channel, per run: bounds memory and time
@@ -154,7 +154,8 @@ def parse_channels(text: str, channel_count: int) -> list[int]:
 
 
 def layer_channel_count(loaded: LoadedModel, layer: str) -> int:
-    return int(feature_model(loaded, (layer,)).outputs[0].shape[-1])
+    check_feature_map_layer(loaded, layer, "optimise")
+    return int(next(info.channels for info in layer_infos(loaded) if info.name == layer))
 
 
 def unit_activations(loaded: LoadedModel, layer: str, images: np.ndarray, objective: str = "channel") -> np.ndarray:

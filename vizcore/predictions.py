@@ -7,10 +7,9 @@ import io
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import tensorflow as tf
 
 from vizcore.errors import VizcoreError
-from vizcore.images import fit_to_model
+from vizcore.models.inference import run_on_image, softmax
 from vizcore.models.spec import LoadedModel
 
 
@@ -22,34 +21,6 @@ class Prediction:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-@tf.function(reduce_retracing=True)
-def _forward(model, batch):
-    return model(batch, training=False)
-
-
-def model_input(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
-    """A batch of one in model space (float32, 1 x S x S x 3) from RGB uint8 pixels of any size."""
-    fitted = fit_to_model(pixels, loaded.spec.input_size).astype(np.float32)
-    return np.asarray(loaded.spec.preprocessing.to_model(fitted), dtype=np.float32)[None]
-
-
-def run_on_image(loaded: LoadedModel, pixels: np.ndarray, keras_model=None) -> np.ndarray:
-    """``keras_model`` (default: the loaded model; or an extractor sharing its layers) on one image.
-
-    Every inference on a shared model goes through here: one traced tf.function per Keras model,
-    called under the LoadedModel's lock. Returns the first output for the image, float32.
-    """
-    batch = tf.constant(model_input(loaded, pixels))
-    with loaded.lock:
-        output = _forward(keras_model if keras_model is not None else loaded.keras_model, batch)
-    return np.asarray(output, dtype=np.float32)[0]
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def class_probabilities(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:

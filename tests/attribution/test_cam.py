@@ -70,8 +70,10 @@ def test_nested_model_every_cam_method_works(nested_loaded):
 def test_bad_class_or_layer_is_one_sentence(embedded_model, chelsea):
     with pytest.raises(VizcoreError, match="Class index must be between 0 and 999, not 1000."):
         attribution.gradcam(embedded_model, chelsea, 1000)
-    with pytest.raises(VizcoreError, match="no convolutional layer called 'logits'"):
+    with pytest.raises(VizcoreError, match="Layer 'logits' has no spatial map for a CAM"):
         attribution.gradcam(embedded_model, chelsea, layer="logits")
+    with pytest.raises(VizcoreError, match=r"no layer called 'head_rel'; closest: head_relu.*vizcore layers"):
+        attribution.gradcam(embedded_model, chelsea, layer="head_rel")
     with pytest.raises(VizcoreError, match="Unknown method"):
         attribution.explain(embedded_model, chelsea, "lime")
     with pytest.raises(VizcoreError, match="at least 1 channel"):

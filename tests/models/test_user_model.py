@@ -9,9 +9,11 @@ import pytest
 import hostile_models
 from hostile_models import CASES, MARKER, random_image
 from vizcore import activations, attribution, dream, filters, predictions
-from vizcore.attribution.graph import all_layers
 from vizcore.errors import VizcoreError
 from vizcore.models import UserModelUpload, load_model_file, load_user_model
+from vizcore.models.graph import all_layers
+from vizcore.models.inference import model_input
+from vizcore.models.layers import feature_map_layers
 from vizcore.models.user_model import check_config
 
 # What each refusal must name, so a refusal for the wrong reason fails.
@@ -111,7 +113,7 @@ def test_good_model_loads_and_predicts_like_the_original(save, tiny, tmp_path):
     assert loaded.spec.input_size == hostile_models.GOOD_INPUT
     assert loaded.class_names == tuple(f"class {index}" for index in range(hostile_models.GOOD_CLASSES))
     pixels = random_image(80)
-    expected = np.asarray(tiny(predictions.model_input(loaded, pixels)))[0]
+    expected = np.asarray(tiny(model_input(loaded, pixels)))[0]
     np.testing.assert_allclose(predictions.class_probabilities(loaded, pixels), expected, atol=1e-6)
     assert predictions.top_predictions(loaded, pixels, 1)[0].index == int(np.argmax(expected))
 
@@ -192,7 +194,7 @@ def test_nested_presets_name_layers_inside_the_base(nested):
     assert named <= base_layers
     assert presets.gradcam_layer == "out_relu"
     assert len(presets.explorer_layers) == 6 and len(presets.style_layers) == 5 and len(presets.dream_layers) == 2
-    feature_maps = {info.name for info in activations.spatial_layers(loaded)}
+    feature_maps = {info.name for info in feature_map_layers(loaded)}
     assert named <= feature_maps
 
 
@@ -201,7 +203,7 @@ def test_nested_activations_equal_the_base_models_own(nested):
     pixels = random_image(120, seed=3)
     layer = loaded.spec.presets.explorer_layers[2]
     base = original.layers[0]
-    expected = keras.Model(base.input, base.get_layer(layer).output)(predictions.model_input(loaded, pixels))[0]
+    expected = keras.Model(base.input, base.get_layer(layer).output)(model_input(loaded, pixels))[0]
     np.testing.assert_allclose(activations.layer_activations(loaded, pixels, layer), np.asarray(expected), atol=1e-4)
 
 
@@ -234,5 +236,5 @@ def test_nested_dream_step_changes_the_image(nested):
 def test_nested_layers_are_listed_for_every_page(nested):
     _, loaded = nested
     names = {layer.name for layer in all_layers(loaded.keras_model)}
-    assert {info.name for info in activations.spatial_layers(loaded)} <= names
-    assert "block_6_project" in {info.name for info in activations.spatial_layers(loaded)}
+    assert {info.name for info in feature_map_layers(loaded)} <= names
+    assert "block_6_project" in {info.name for info in feature_map_layers(loaded)}

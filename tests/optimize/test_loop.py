@@ -5,8 +5,7 @@ import pytest
 from vizcore import activations
 from vizcore.errors import VizcoreError
 from vizcore.optimize import CHANNELS, ChannelMean, FourierImage, PixelImage, feature_model, layer_outputs, render
-from vizcore.optimize import loop
-from vizcore.predictions import model_input
+from vizcore.models.inference import model_input
 
 LAYER = "stage3_block2_add"
 
@@ -38,10 +37,10 @@ def test_feature_model_is_built_once_and_leaves_the_shared_model_alone(embedded_
 
 def test_new_channels_seeds_and_lengths_reuse_one_trace(embedded_model):
     _render(embedded_model, [0, 1, 2])
-    traces = loop._ascent_step.experimental_get_tracing_count()
+    traces = embedded_model.derived.tracing_counts()["ascent_step"]
     _render(embedded_model, [5, 9, 30], seed=3, steps=3)
     _render(embedded_model, [7, 7, 1], seed=4, learning_rate=0.1)
-    assert loop._ascent_step.experimental_get_tracing_count() == traces
+    assert embedded_model.derived.tracing_counts()["ascent_step"] == traces
 
 
 def test_progress_every_step_previews_on_schedule_and_stop_within_one_step(embedded_model):

@@ -3,8 +3,9 @@
 ``explain(model, pixels, method)`` runs any method by its CLI name; every map is S x S float32 at
 the model input's resolution. One module per family: ``gradients`` (saliency, SmoothGrad,
 Integrated Gradients, guided backpropagation), ``occlusion``, ``cam`` (Grad-CAM, Grad-CAM++,
-Score-CAM, guided Grad-CAM), ``faithfulness`` (deletion and insertion curves); ``graph`` builds
-the flat private model copy they all use, which is what makes nested models work.
+Score-CAM, guided Grad-CAM), ``faithfulness`` (deletion and insertion curves). They run on
+views of the flat model copy that ``vizcore.models.derived`` keeps per model, which is what makes
+nested models work and keeps the shared model unchanged.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from vizcore.attribution.cam import gradcam, gradcam_plus_plus, guided_gradcam, scorecam
-from vizcore.attribution.common import AttributionMap, default_cam_layer, spatial_layer_names
+from vizcore.attribution.common import AttributionMap
 from vizcore.attribution.faithfulness import FaithfulnessCurves, faithfulness
 from vizcore.attribution.gradients import guided_backprop, integrated_gradients, saliency, smoothgrad
 from vizcore.attribution.occlusion import occlusion, patch_positions
 from vizcore.errors import VizcoreError
+from vizcore.models.layers import default_cam_layer, spatial_layer_names
 from vizcore.models.spec import LoadedModel
 
 METHODS = {

@@ -9,20 +9,18 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from vizcore.attribution.common import (
-    SCORE, AttributionMap, attribution_model, batches, check_cam_layer, choose_class, default_cam_layer, image_batch,
-    softmax, upsample,
-)
+from vizcore.attribution.common import AttributionMap, batches, choose_class, image_batch, scores, softmax, upsample
 from vizcore.attribution.gradients import guided_backprop
 from vizcore.errors import VizcoreError
+from vizcore.models.graph import SCORE
+from vizcore.models.layers import check_cam_layer, default_cam_layer
 from vizcore.models.spec import LoadedModel
 
 SCORECAM_MAX_CHANNELS = 256  # Score-CAM costs one forward pass per channel: the strongest ones only
 SCORECAM_CHUNK = 32
 
 
-@tf.function(reduce_retracing=True)
-def _features_and_gradients(model, layer, batch, class_index):
+def features_and_gradients(model, layer, batch, class_index):
     with tf.GradientTape() as tape:
         outputs = model(batch, training=False)
         features = outputs[layer]
@@ -38,9 +36,8 @@ def _layer_and_class(loaded, pixels, layer, class_index):
 
 
 def _gradients(loaded, layer, batch, class_index):
-    model = attribution_model(loaded, (layer,))
-    with loaded.lock:
-        features, gradients = _features_and_gradients(model, layer, batch, tf.constant(class_index))
+    view = loaded.derived.attribution((layer,))
+    features, gradients = loaded.call(features_and_gradients, layer, batch, tf.constant(class_index), view=view)
     return np.asarray(features)[0], np.asarray(gradients)[0]
 
 
@@ -71,8 +68,7 @@ def gradcam_plus_plus(
     return AttributionMap("gradcam++", class_index, label, probability, upsample(cam, loaded.spec.input_size), layer)
 
 
-@tf.function(reduce_retracing=True)
-def _features(model, layer, batch):
+def layer_features(model, layer, batch):
     return model(batch, training=False)[layer]
 
 
@@ -90,31 +86,23 @@ def scorecam(
     if max_channels < 1:
         raise VizcoreError(f"Score-CAM needs at least 1 channel, not {max_channels}.")
     layer, batch, class_index, label, probability = _layer_and_class(loaded, pixels, layer, class_index)
-    model = attribution_model(loaded, (layer,))
-    with loaded.lock:
-        features = np.asarray(_features(model, layer, batch))[0]
+    features = np.asarray(loaded.call(layer_features, layer, batch, view=loaded.derived.attribution((layer,))))[0]
     size = loaded.spec.input_size
     chosen = np.argsort(-features.mean(axis=(0, 1)))[:max_channels]
     image = batch.numpy()[0]
     baseline = np.asarray(loaded.spec.preprocessing.to_model(np.zeros(3, np.float32)), np.float32)
-    scores = np.zeros(len(chosen), np.float32)
+    kept = np.zeros(len(chosen), np.float32)
     for start, end in batches(len(chosen), SCORECAM_CHUNK):
         masks = np.stack([upsample(features[:, :, channel], size) for channel in chosen[start:end]])
         low = masks.min(axis=(1, 2), keepdims=True)
         span = masks.max(axis=(1, 2), keepdims=True) - low
         masks = ((masks - low) / np.where(span > 0, span, 1.0))[..., None]
         masked = baseline + masks * (image - baseline)  # the image seen only through each mask, black elsewhere
-        with loaded.lock:
-            class_scores = np.asarray(_scores_of(attribution_model(loaded), tf.constant(masked, tf.float32)))
-        scores[start:end] = softmax(class_scores)[:, class_index]
-    cam = np.maximum((features[:, :, chosen] * scores).sum(axis=-1), 0.0)
+        masked_scores = loaded.call(scores, tf.constant(masked, tf.float32), view=loaded.derived.attribution())
+        kept[start:end] = softmax(np.asarray(masked_scores))[:, class_index]
+    cam = np.maximum((features[:, :, chosen] * kept).sum(axis=-1), 0.0)
     details = {"channels_used": int(len(chosen)), "channels_in_layer": int(features.shape[-1])}
     return AttributionMap("scorecam", class_index, label, probability, upsample(cam, size), layer, details)
-
-
-@tf.function(reduce_retracing=True)
-def _scores_of(model, batch):
-    return model(batch, training=False)[SCORE]
 
 
 def guided_gradcam(

@@ -11,10 +11,9 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from vizcore.attribution.common import (
-    SCORE, AttributionMap, attribution_model, batches, choose_class, image_batch,
-)
+from vizcore.attribution.common import AttributionMap, batches, choose_class, image_batch
 from vizcore.errors import VizcoreError
+from vizcore.models.graph import SCORE
 from vizcore.models.spec import LoadedModel
 
 GRADIENT_CHUNK = 16  # images per gradient call: bounds memory for SmoothGrad and IG
@@ -23,8 +22,7 @@ BLUR_SIGMA = 0.1  # of the image side, for the blurred baseline
 MAX_SAMPLES = 512
 
 
-@tf.function(reduce_retracing=True)
-def _input_gradients(model, batch, class_index):
+def scores_and_input_gradients(model, batch, class_index):
     with tf.GradientTape() as tape:
         tape.watch(batch)
         scores = model(batch, training=False)[SCORE][:, class_index]
@@ -33,13 +31,12 @@ def _input_gradients(model, batch, class_index):
 
 def input_gradients(loaded: LoadedModel, batch: np.ndarray, class_index: int, guided: bool = False):
     """Class scores and their input gradients for a batch in model space, in bounded chunks."""
-    model = attribution_model(loaded, guided=guided)
+    view = loaded.derived.attribution(guided=guided)
     scores, gradients = [], []
     for start, end in batches(len(batch), GRADIENT_CHUNK):
-        with loaded.lock:
-            chunk_scores, chunk_gradients = _input_gradients(
-                model, tf.constant(batch[start:end], tf.float32), tf.constant(class_index)
-            )
+        chunk_scores, chunk_gradients = loaded.call(
+            scores_and_input_gradients, tf.constant(batch[start:end], tf.float32), tf.constant(class_index), view=view
+        )
         scores.append(np.asarray(chunk_scores))
         gradients.append(np.asarray(chunk_gradients))
     return np.concatenate(scores), np.concatenate(gradients)

@@ -66,13 +66,19 @@ def _folded_weights(conv, bn) -> tuple[np.ndarray, np.ndarray]:
     return folded_kernel.astype(np.float32), np.asarray(folded_bias, np.float32)
 
 
-def folded_copy(model: keras.Model, input_shape=None, keep: tuple[str, ...] = ()) -> keras.Model:
+def folded_convolutions(model: keras.Model) -> frozenset[str]:
+    """The convolutions ``folded_copy(model)`` merges a batch norm into: their own outputs change in the copy."""
+    return frozenset(_foldable_pairs(model, set()).values())
+
+
+def folded_copy(model: keras.Model, input_shape=None, keep: tuple[str, ...] = (), fold: bool = True) -> keras.Model:
     """A copy of functional ``model`` with foldable batch norms merged into their convolutions.
 
     ``input_shape`` (e.g. ``(None, None, 3)``) gives the copy a new input; ``keep`` names layers
-    whose own output must stay exactly as it is (a convolution the caller reads).
+    whose own output must stay exactly as it is (a convolution the caller reads); ``fold=False``
+    folds nothing: an exact copy (with its own weights) that may take a new input shape.
     """
-    pairs = _foldable_pairs(model, set(keep))
+    pairs = _foldable_pairs(model, set(keep)) if fold else {}
     folded_convs = set(pairs.values())
 
     def clone_layer(layer):

@@ -8,6 +8,7 @@ from typing import Callable
 
 import keras
 
+from vizcore.models.derived import DerivedModels, View
 from vizcore.models.preprocessing import Preprocessing
 
 
@@ -39,18 +40,26 @@ class ModelSpec:
 
 @dataclass
 class LoadedModel:
-    """A model ready to use, with its spec and the lock that serialises calls on it.
+    """A model ready to use: its spec, the lock that serialises calls on it, and what is derived from it.
 
-    A LoadedModel may be shared by every session of the app, so it is never mutated: methods
-    that need a changed model build their own copy.
+    A LoadedModel may be shared by every session of the app, so it is never mutated: copies and
+    views of it (and their traced functions) live in ``derived``, bounded, and die with it.
     """
 
     spec: ModelSpec
     keras_model: keras.Model
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    # Models derived from keras_model (feature extractors by layer name): built once, sharing its weights.
-    extractors: dict[str, keras.Model] = field(default_factory=dict, repr=False)
+    derived: DerivedModels = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.derived = DerivedModels(self.keras_model)
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.spec.class_names()
+
+    def call(self, python_function: Callable, *args, view: View | None = None):
+        """``python_function(model, *args)``, traced for ``view`` (default: the model itself), under the model's lock."""
+        function = (view or self.derived.base).traced(python_function)
+        with self.lock:
+            return function(*args)

@@ -36,6 +36,8 @@ import keras
 
 from vizcore.device import configure_devices
 from vizcore.errors import VizcoreError
+from vizcore.models.graph import all_layers
+from vizcore.models.layers import default_cam_layer, spatial_layer_names
 from vizcore.models.preprocessing import get_preprocessing
 from vizcore.models.spec import LoadedModel, ModelSpec, Presets
 
@@ -513,10 +515,6 @@ def derive_presets(loaded: LoadedModel) -> Presets:
     dream: two late convolution/activation layers; style: up to 5 evenly spaced feature maps;
     content: one three quarters of the way in; gallery: the explorer layers with their first 16 channels.
     """
-    # Imported here: vizcore.attribution imports vizcore.models (folding), which imports this module.
-    from vizcore.attribution.common import default_cam_layer, spatial_layer_names
-    from vizcore.attribution.graph import all_layers
-
     feature_maps = spatial_layer_names(loaded)
     gradcam_layer = default_cam_layer(loaded)  # refuses a model without any spatial feature map
     layers = {layer.name: layer for layer in all_layers(loaded.keras_model)}

@@ -19,10 +19,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vizcore.activations import model_with_layers
 from vizcore.errors import VizcoreError
 from vizcore.limits import MAX_SECONDS
-from vizcore.models.folding import folded_copy
+from vizcore.models.derived import View
+from vizcore.models.layers import check_feature_map_layer
 from vizcore.models.spec import LoadedModel
 from vizcore.optimize.objectives import Context, Objective
 from vizcore.optimize.transforms import STANDARD_TRANSFORMS, apply_transforms
@@ -30,9 +30,6 @@ from vizcore.optimize.transforms import STANDARD_TRANSFORMS, apply_transforms
 ADAM_BETA1 = 0.9
 ADAM_BETA2 = 0.999
 ADAM_EPSILON = 1e-8
-ANY_SIZE = "any-size"  # key prefix of the feature models kept on LoadedModel.extractors
-
-_feature_models_lock = threading.Lock()
 # tf.function keys Python arguments by weak reference, so an equal objective built anew for every
 # run would retrace: runs use the first equal instance, kept alive here (one per distinct setting).
 _canonical_settings: dict = {}
@@ -44,39 +41,24 @@ def _canonical(setting):
         return _canonical_settings.setdefault(setting, setting)
 
 
-def _feature_layer(model: keras.Model, name: str):
-    try:
-        layer = model.get_layer(name)
-    except ValueError:
-        raise VizcoreError(f"The model has no layer called {name!r}.") from None
-    if len(layer.output.shape) != 4:
-        raise VizcoreError(f"Layer {name!r} has no feature map to optimise: pick a convolutional layer.")
-    return layer
+def feature_view(loaded: LoadedModel, layers: tuple[str, ...]) -> View:
+    """The model up to ``layers`` for the optimisation loops: images of any size in, ``{layer: map}`` out.
+
+    A view of the model's any-size copy with folded batch norms (same outputs, a faster step),
+    kept by ``loaded.derived``; nothing about the shared model changes. A model that cannot be
+    copied this way (rare) is read at its fixed input size.
+    """
+    for name in layers:
+        check_feature_map_layer(loaded, name, "optimise")
+    return loaded.derived.features(tuple(layers))
 
 
 def feature_model(loaded: LoadedModel, layers: tuple[str, ...]) -> keras.Model:
-    """A copy of the model up to ``layers`` for the optimisation loops; outputs a dict by layer name.
-
-    The copy accepts images of any size and has its batch norms folded into the convolutions
-    before them (same outputs, a faster step); it has its own weights, so nothing about the shared
-    model changes. It is built once per set of layers and kept on the LoadedModel. A model that
-    cannot be copied this way (rare) is used through a plain sub-model at its fixed input size.
-    """
-    key = (ANY_SIZE, *layers)
-    model = model_with_layers(loaded, layers)  # layers inside nested models come from a flat copy
-    with _feature_models_lock:
-        if key not in loaded.extractors:
-            outputs = {name: _feature_layer(model, name).output for name in layers}
-            fixed = keras.Model(model.inputs[0], outputs, name="features")
-            try:
-                loaded.extractors[key] = folded_copy(fixed, input_shape=(None, None, 3), keep=layers)
-            except (ValueError, TypeError, KeyError):
-                loaded.extractors[key] = fixed
-        return loaded.extractors[key]
+    """The Keras model of ``feature_view``: for its input and output shapes."""
+    return feature_view(loaded, layers).model
 
 
-@tf.function(reduce_retracing=True)
-def _ascent_step(
+def ascent_step(
     model, preprocessing, objective, parameterization, transforms,
     parameters, first_moment, second_moment, step, seed, learning_rate, targets,
 ):
@@ -147,9 +129,9 @@ def render(
     ``initial_parameters`` starts from given parameters (e.g. an image) instead of the
     parameterisation's random start; ``batch`` and ``size`` are then taken from them.
     """
-    model = feature_model(loaded, objective.layers)
+    view = feature_view(loaded, objective.layers)
     objective, parameterization, transforms = _canonical(objective), _canonical(parameterization), _canonical(transforms)
-    fixed_size = model.inputs[0].shape[1]
+    fixed_size = view.model.inputs[0].shape[1]
     if fixed_size is not None and fixed_size != size:
         raise VizcoreError(f"This model only accepts {fixed_size} px images: set the image size to {fixed_size}.")
     if initial_parameters is None:
@@ -171,12 +153,11 @@ def render(
         if over_time or (should_stop is not None and should_stop()):
             stopped = True
             break
-        with loaded.lock:
-            parameters, first_moment, second_moment, step_scores = _ascent_step(
-                model, loaded.spec.preprocessing, objective, parameterization, transforms,
-                parameters, first_moment, second_moment, tf.constant(step, tf.int32), seed_tensor, rate,
-                tensor_targets,
-            )
+        parameters, first_moment, second_moment, step_scores = loaded.call(
+            ascent_step, loaded.spec.preprocessing, objective, parameterization, transforms,
+            parameters, first_moment, second_moment, tf.constant(step, tf.int32), seed_tensor, rate, tensor_targets,
+            view=view,
+        )
         step += 1
         scores = np.asarray(step_scores)
         if on_progress is not None:
@@ -195,13 +176,10 @@ def render(
 
 def layer_outputs(loaded: LoadedModel, layers: tuple[str, ...], images: np.ndarray) -> dict[str, np.ndarray]:
     """The ``layers``' outputs for ``images`` (B x H x W x 3, RGB 0..1, any size), no transforms."""
-    model = feature_model(loaded, layers)
     batch = tf.constant(np.asarray(loaded.spec.preprocessing.to_model(images * 255.0), np.float32))
+    model = feature_view(loaded, layers).model
+    # Eager, not traced: a run reads layers once or twice, and TensorFlow never frees the memory
+    # of a trace (about 2 MB for EfficientNet-Lite0), so a trace per layer set would only cost.
     with loaded.lock:
-        outputs = _features(model, batch)
+        outputs = model(batch, training=False)
     return {name: np.asarray(value) for name, value in outputs.items()}
-
-
-@tf.function(reduce_retracing=True)
-def _features(model, batch):
-    return model(batch, training=False)

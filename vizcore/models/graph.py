@@ -21,11 +21,24 @@ SCORE = "score"  # output key: the class scores before softmax (logits)
 _SOFTMAX_NAMES = ("softmax",)
 
 
+_GUIDED_GRADIENT = "VizcoreGuidedRelu"
+
+
+@tf.RegisterGradient(_GUIDED_GRADIENT)
+def _guided_relu_gradient(operation, upstream):
+    """A ReLU's gradient that passes only where the ReLU was active and the gradient itself is positive."""
+    active = tf.cast(operation.outputs[0] > 0, upstream.dtype)
+    return upstream * active * tf.cast(upstream > 0, upstream.dtype)
+
+
 class GuidedReLU(keras.layers.Layer):
     """A ReLU (capped at ``max_value`` if given) with guided backpropagation's gradient.
 
     Backward, a gradient passes only where the ReLU was active and the gradient itself is
-    positive (Springenberg et al. 2015), so the map keeps what excites the class.
+    positive (Springenberg et al. 2015), so the map keeps what excites the class. In a traced
+    function the gradient is the one registered above, for every model: ``tf.custom_gradient``
+    would register a new one per trace that TensorFlow keeps for good, and with it the traced
+    graph and the copy's weights. Run eagerly, ``tf.custom_gradient`` keeps nothing.
     """
 
     def __init__(self, max_value=None, **kwargs):
@@ -33,6 +46,13 @@ class GuidedReLU(keras.layers.Layer):
         self.max_value = max_value
 
     def call(self, inputs):
+        if tf.executing_eagerly():
+            return self._eager_guided(inputs)
+        with tf.compat.v1.get_default_graph().gradient_override_map({"Relu": _GUIDED_GRADIENT}):
+            outputs = tf.nn.relu(inputs)
+        return outputs if self.max_value is None else tf.minimum(outputs, self.max_value)
+
+    def _eager_guided(self, inputs):
         cap = self.max_value
 
         @tf.custom_gradient

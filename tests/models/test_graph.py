@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vizcore.attribution.graph import SCORE, flat_copy
 from vizcore.errors import VizcoreError
+from vizcore.models.graph import SCORE, flat_copy
 
 
 def test_nested_layers_are_reachable_and_scores_are_the_logits(nested_model):
