@@ -1,4 +1,5 @@
-# vizcore: `make run` starts the app, `make test` runs the whole suite. Both create .venv first.
+# vizcore: `make run` starts the app, `make test` runs the whole suite. Both create .venv first and
+# install vizcore itself into it (editable), so .venv/bin/vizcore is the command line.
 # `make e2e` runs only the browser test; `make browser-deps` installs the Chromium it drives.
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,8 +19,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(RUNTIME_STAMP): requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# pyproject.toml reads its dependencies from requirements.txt: installing the project installs them.
+$(RUNTIME_STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 $(DEV_STAMP): tests/requirements.txt $(RUNTIME_STAMP)
@@ -56,4 +58,4 @@ clean-cache:
 	rm -rf "$${VIZCORE_CACHE_DIR:-$$HOME/.cache/vizcore}"
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache vizcore.egg-info build
