@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# The address the start-up line shows. Set, so Streamlit prints one URL instead of looking up this
+# machine's public IP on the internet (a 2 s wait and a warning when offline); where the server
+# listens does not change.
+HOST ?= localhost
 # Debian's packages; the browser test (tests/browser.py) and bench/cold_start.py use these paths.
 BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -33,7 +37,7 @@ $(BENCH_STAMP): bench/requirements.txt $(RUNTIME_STAMP)
 	touch $@
 
 run: $(RUNTIME_STAMP)
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --browser.serverAddress $(HOST)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -c tests/pytest.ini --rootdir=. tests
