@@ -1,8 +1,10 @@
+import h5py
 import keras
 import numpy as np
 import pytest
 
 from vizcore import models
+from vizcore.images import fit_to_model
 from vizcore.errors import VizcoreError
 from vizcore.models import zoo
 from vizcore.models.class_names import imagenet_class_names
@@ -93,3 +95,82 @@ def test_imagenet_class_names_are_complete_and_unique():
     names = imagenet_class_names()
     assert len(names) == 1000 and len(set(names)) == 1000
     assert names[281] == "tabby" and names[285] == "Egyptian cat" and names[967] == "espresso"
+
+
+# --- the zoo offline: weights already in the Keras cache ---
+
+
+def refuse_downloads(monkeypatch):
+    """Every Keras download fails loudly: a test that reaches the network is a failing test."""
+
+    def download(fname, origin=None, *args, **kwargs):
+        raise AssertionError(f"a test tried to download {origin}")
+
+    monkeypatch.setattr(keras.src.utils.file_utils, "get_file", download)
+
+
+def test_zoo_model_with_its_weights_file_in_the_keras_cache_loads_without_the_network(tmp_path, monkeypatch, chelsea):
+    from keras.src.legacy.saving import legacy_h5_format
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    refuse_downloads(monkeypatch)
+    spec = models.get_spec("mobilenet_v2")
+    keras.utils.set_random_seed(3)
+    original = keras.applications.MobileNetV2(weights=None)  # random weights, saved the way Keras's download is laid out
+    (tmp_path / "models").mkdir()
+    with h5py.File(tmp_path / "models" / spec.weights_file, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, original)
+    assert models.weights_available_offline(spec)
+
+    loaded = models.load_model("mobilenet_v2")
+
+    batch = spec.preprocessing.to_model(fit_to_model(chelsea, spec.input_size)[None].astype(np.float32))
+    np.testing.assert_allclose(np.asarray(loaded.keras_model(batch)), np.asarray(original(batch)), atol=1e-5)
+    keras.backend.clear_session()
+
+
+def test_a_broken_weights_file_in_the_cache_is_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    refuse_downloads(monkeypatch)
+    spec = models.get_spec("mobilenet_v2")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / spec.weights_file).write_bytes(b"half a download")
+    with pytest.raises(VizcoreError) as caught:
+        models.load_model("mobilenet_v2")
+    message = str(caught.value)
+    assert message.startswith(str(tmp_path / "models" / spec.weights_file)) and "not a usable MobileNetV2 weights file" in message
+    assert zoo.weights_url("mobilenet_v2", spec.weights_file) in message and "\n" not in message
+
+
+def test_offline_sentence_says_where_to_download_the_file_from(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def offline(fname, origin=None, *args, **kwargs):
+        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.src.utils.file_utils, "get_file", offline)
+    with pytest.raises(VizcoreError) as caught:
+        models.load_model("vgg16")
+    assert str(caught.value) == (
+        "VGG16 needs its ImageNet weights and they could not be downloaded (offline?): download "
+        "vgg16_weights_tf_dim_ordering_tf_kernels.h5 from https://storage.googleapis.com/tensorflow/"
+        "keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5 into "
+        f"{tmp_path / 'models'}, then choose VGG16 again."
+    )
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_PREPROCESS))
+def test_every_zoo_url_is_the_keras_url_of_its_file(name, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    spec = models.get_spec(name)
+    asked = []
+
+    def record(fname, origin=None, *args, **kwargs):
+        asked.append((fname, origin))
+        raise OSError("offline")
+
+    monkeypatch.setattr(keras.src.utils.file_utils, "get_file", record)
+    with pytest.raises(VizcoreError):
+        models.load_model(name)
+    assert asked == [(spec.weights_file, zoo.weights_url(name, spec.weights_file))]
+    keras.backend.clear_session()

@@ -63,7 +63,7 @@ def weights_available_offline(spec: ModelSpec) -> bool:
     """True when loading ``spec`` needs no network: embedded, or its weights file is in the Keras cache."""
     if spec.embedded:
         return True
-    return os.path.exists(os.path.join(zoo.keras_weights_dir(), spec.weights_file))
+    return os.path.isfile(zoo.weights_path(spec.weights_file))
 
 
 def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:

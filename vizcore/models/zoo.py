@@ -1,7 +1,9 @@
-"""keras.applications models with their real ImageNet weights, downloaded by Keras on first use.
+"""keras.applications models with their real ImageNet weights, from Keras's cache or downloaded once.
 
-Keras keeps downloads in ``$KERAS_HOME/models`` (default ``~/.keras/models``) and reads them from
-there without the network afterwards, which is how an offline machine gets these models.
+Keras keeps downloads in ``$KERAS_HOME/models`` (default ``~/.keras/models``). When a model's
+weights file is already there, vizcore hands that file to the constructor itself, so loading
+needs no network and no hash pass over the file (528 MB for VGG16); otherwise Keras downloads it
+there. Offline, the error names the file, the Keras URL it comes from and the folder to put it in.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 
 import keras
+from keras.src.applications import efficientnet, inception_v3, mobilenet_v2, resnet, vgg16, vgg19, xception
 
 from vizcore.errors import VizcoreError
 from vizcore.models.class_names import imagenet_class_names
@@ -21,17 +24,14 @@ def keras_weights_dir() -> str:
     return os.path.join(home, "models")
 
 
-def _imagenet_loader(constructor, display_name: str, weights_file: str):
-    def load() -> keras.Model:
-        try:
-            return constructor(weights="imagenet")
-        except Exception as error:  # a failed download surfaces as URLError, HTTPError, SSL, hash errors...
-            raise VizcoreError(
-                f"{display_name} needs its ImageNet weights and they could not be downloaded (offline?): "
-                f"place {weights_file} in {keras_weights_dir()}, then choose {display_name} again."
-            ) from error
+def weights_path(weights_file: str) -> str:
+    """Where Keras keeps (and vizcore looks for) a downloaded weights file."""
+    return os.path.join(keras_weights_dir(), weights_file)
 
-    return load
+
+def _url(keras_constant: str, weights_file: str) -> str:
+    """The download URL from a keras.applications constant: a full URL, or a folder URL the file name completes."""
+    return keras_constant + weights_file if keras_constant.endswith("/") else keras_constant
 
 
 # name -> keras.applications constructor: the architectures, buildable offline with weights=None.
@@ -45,11 +45,60 @@ ARCHITECTURES = {
     "efficientnet_b0": keras.applications.EfficientNetB0,
 }
 
+# name -> the Keras constant its ImageNet weights are downloaded from (read, not copied, so it follows Keras).
+WEIGHTS_URL_CONSTANTS = {
+    "vgg16": vgg16.WEIGHTS_PATH,
+    "vgg19": vgg19.WEIGHTS_PATH,
+    "resnet50": resnet.BASE_WEIGHTS_PATH,
+    "inception_v3": inception_v3.WEIGHTS_PATH,
+    "mobilenet_v2": mobilenet_v2.BASE_WEIGHT_PATH,
+    "xception": xception.WEIGHTS_PATH,
+    "efficientnet_b0": efficientnet.BASE_WEIGHTS_PATH,
+}
+
+# Models whose architecture depends on ``weights="imagenet"`` itself, so a file path would build a
+# different network: Keras's EfficientNet adds a rescaling layer (its ImageNet variance fix) only
+# then. These load through "imagenet" always; Keras reads the cached file after checking its hash.
+BUILT_ONLY_FOR_IMAGENET = {"efficientnet_b0"}
+
+
+def weights_url(name: str, weights_file: str) -> str:
+    return _url(WEIGHTS_URL_CONSTANTS[name], weights_file)
+
+
+def offline_message(display_name: str, weights_file: str, url: str) -> str:
+    return (
+        f"{display_name} needs its ImageNet weights and they could not be downloaded (offline?): "
+        f"download {weights_file} from {url} into {keras_weights_dir()}, then choose {display_name} again."
+    )
+
+
+def _imagenet_loader(name: str, display_name: str, weights_file: str):
+    constructor, url = ARCHITECTURES[name], weights_url(name, weights_file)
+
+    def load() -> keras.Model:
+        local = weights_path(weights_file)
+        if os.path.isfile(local) and name not in BUILT_ONLY_FOR_IMAGENET:
+            try:
+                return constructor(weights=local)
+            except Exception as error:  # truncated download, another model's file, not HDF5...
+                raise VizcoreError(
+                    f"{local} is not a usable {display_name} weights file ({type(error).__name__}): "
+                    f"replace it with the file from {url}."
+                ) from error
+        try:
+            return constructor(weights="imagenet")
+        except Exception as error:  # a failed download surfaces as URLError, HTTPError, SSL, hash errors...
+            raise VizcoreError(offline_message(display_name, weights_file, url)) from error
+
+    return load
+
+
 def _zoo_spec(name, display_name, input_size, preprocessing, weights_file, presets) -> ModelSpec:
     return ModelSpec(
         name=name,
         display_name=display_name,
-        loader=_imagenet_loader(ARCHITECTURES[name], display_name, weights_file),
+        loader=_imagenet_loader(name, display_name, weights_file),
         input_size=input_size,
         preprocessing=get_preprocessing(preprocessing),
         class_names=imagenet_class_names,
