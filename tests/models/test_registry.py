@@ -174,3 +174,43 @@ def test_every_zoo_url_is_the_keras_url_of_its_file(name, monkeypatch, tmp_path)
         models.load_model(name)
     assert asked == [(spec.weights_file, zoo.weights_url(name, spec.weights_file))]
     keras.backend.clear_session()
+
+
+# --- your own model file through load_model ---
+
+
+@pytest.fixture(scope="module")
+def tiny_file(tmp_path_factory):
+    import hostile_models
+
+    model = hostile_models.good_tiny_model()
+    return model, hostile_models.save_keras(model, tmp_path_factory.mktemp("tiny") / "tiny.keras")
+
+
+@pytest.mark.parametrize("how", ["str", "path", "relative"])
+def test_load_model_takes_a_model_file(how, tiny_file, chelsea, monkeypatch):
+    model, path = tiny_file
+    if how == "relative":
+        monkeypatch.chdir(path.parent)
+    argument = {"str": str(path), "path": path, "relative": path.name}[how]
+    loaded = models.load_model(argument, preprocessing="unit", class_names=[f"thing {i}" for i in range(6)])
+    assert loaded.spec.name.startswith("upload:") and loaded.class_names[5] == "thing 5"
+    pixels = fit_to_model(chelsea, loaded.spec.input_size)[None].astype(np.float32)
+    np.testing.assert_allclose(np.asarray(loaded.keras_model(pixels / 255.0)), np.asarray(model(pixels / 255.0)), atol=1e-6)
+
+
+def test_load_model_checks_a_file_like_an_upload(tmp_path):
+    import hostile_models
+
+    path = hostile_models.CASES["lambda_keras"](tmp_path)
+    hostile_models.MARKER.unlink(missing_ok=True)
+    with pytest.raises(VizcoreError, match="Lambda layer"):
+        models.load_model(str(path))
+    assert not hostile_models.MARKER.exists()
+    with pytest.raises(VizcoreError, match="There is no file at"):
+        models.load_model(str(tmp_path / "missing.h5"))
+
+
+def test_load_model_file_options_are_refused_for_registry_models():
+    with pytest.raises(VizcoreError, match="apply to your own model files only"):
+        models.load_model("vgg16", preprocessing="caffe")

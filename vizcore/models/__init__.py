@@ -2,11 +2,16 @@
 
 ``load_model(name)`` returns a LoadedModel (the Keras model with its spec); the embedded default
 ``efficientnet_lite0`` works offline, the keras.applications zoo downloads its weights once.
+``load_model(path)`` loads your own .keras/.h5 file, checked first exactly like an upload.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 
 from vizcore.device import configure_devices
 from vizcore.errors import VizcoreError
@@ -15,6 +20,7 @@ from vizcore.models.class_names import imagenet_class_names
 from vizcore.models.preprocessing import PREPROCESSING, Preprocessing, get_preprocessing
 from vizcore.models.spec import LoadedModel, ModelSpec, Presets
 from vizcore.models.user_model import (
+    DEFAULT_PREPROCESSING,
     USER_PREPROCESSING,
     UserModelUpload,
     is_user_model,
@@ -23,6 +29,7 @@ from vizcore.models.user_model import (
 )
 
 DEFAULT_MODEL = "efficientnet_lite0"
+MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 EMBEDDED_SPEC = ModelSpec(
     name=DEFAULT_MODEL,
@@ -66,9 +73,45 @@ def weights_available_offline(spec: ModelSpec) -> bool:
     return os.path.isfile(zoo.weights_path(spec.weights_file))
 
 
-def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
-    """Load a registry model by name (slow: seconds); callers share and never mutate the result."""
-    spec = get_spec(name)
+def is_model_file(name_or_path) -> bool:
+    """Whether ``load_model`` reads ``name_or_path`` as a file: a Path, a name with a folder separator or a
+    model-file suffix, or an existing file that is not also a registry name."""
+    if isinstance(name_or_path, os.PathLike):
+        return True
+    text = str(name_or_path)
+    separators = [os.sep] + ([os.altsep] if os.altsep else [])
+    if any(separator in text for separator in separators) or text.lower().endswith(MODEL_FILE_SUFFIXES):
+        return True
+    return text not in MODELS and os.path.isfile(text)
+
+
+def _load_file(path, preprocessing: str, class_names) -> LoadedModel:
+    if class_names is None or isinstance(class_names, (str, os.PathLike)):
+        return load_model_file(path, preprocessing, class_names)
+    if not isinstance(class_names, Sequence):
+        raise VizcoreError("class_names must be a file path (.txt or .json) or a list of names.")
+    # A list goes through the same checks as a class-names file: written as the .json one would be.
+    with tempfile.TemporaryDirectory(prefix="vizcore-names-") as folder:
+        names_path = Path(folder) / "class_names.json"
+        names_path.write_text(json.dumps([str(name) for name in class_names]), encoding="utf-8")
+        return load_model_file(path, preprocessing, names_path)
+
+
+def load_model(
+    name_or_path: str | os.PathLike = DEFAULT_MODEL, preprocessing: str | None = None, class_names=None
+) -> LoadedModel:
+    """A registry model by name, or your own .keras/.h5 model file (slow: seconds); callers never mutate it.
+
+    For a file, ``preprocessing`` is one of USER_PREPROCESSING (default ``unit``: pixels / 255) and
+    ``class_names`` a .txt/.json file path or a list of names (default ``class 0``, ``class 1``...).
+    The file is checked exactly like an upload in the app before Keras reads it; a refusal, like an
+    unknown name, raises VizcoreError with one sentence.
+    """
+    if is_model_file(name_or_path):
+        return _load_file(name_or_path, preprocessing or DEFAULT_PREPROCESSING, class_names)
+    if preprocessing is not None or class_names is not None:
+        raise VizcoreError("preprocessing and class_names apply to your own model files only, not to registry models.")
+    spec = get_spec(name_or_path)
     configure_devices()
     return LoadedModel(spec=spec, keras_model=spec.loader())
 
@@ -85,6 +128,7 @@ __all__ = [
     "UserModelUpload",
     "get_preprocessing",
     "get_spec",
+    "is_model_file",
     "is_user_model",
     "load_model",
     "load_model_file",
