@@ -16,12 +16,14 @@ from vizcore.attribution.cam import gradcam, gradcam_plus_plus, guided_gradcam, 
 from vizcore.attribution.common import AttributionMap
 from vizcore.attribution.faithfulness import FaithfulnessCurves, faithfulness
 from vizcore.attribution.gradients import guided_backprop, integrated_gradients, saliency, smoothgrad
+from vizcore.attribution.methods import METHODS as METHOD_TABLE
 from vizcore.attribution.occlusion import occlusion, patch_positions
 from vizcore.errors import VizcoreError
 from vizcore.models.layers import default_cam_layer, spatial_layer_names
 from vizcore.models.spec import LoadedModel
 
-METHODS = {
+# The functions behind the method table's names (vizcore/attribution/methods.py: titles, options, ranges).
+_FUNCTIONS = {
     "occlusion": occlusion,
     "saliency": saliency,
     "smoothgrad": smoothgrad,
@@ -32,18 +34,9 @@ METHODS = {
     "scorecam": scorecam,
     "guided-gradcam": guided_gradcam,
 }
-LAYER_METHODS = ("gradcam", "gradcam++", "scorecam", "guided-gradcam")
-METHOD_TITLES = {
-    "occlusion": "Occlusion",
-    "saliency": "Saliency",
-    "smoothgrad": "SmoothGrad",
-    "ig": "Integrated Gradients",
-    "guided": "Guided backprop",
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "scorecam": "Score-CAM",
-    "guided-gradcam": "Guided Grad-CAM",
-}
+METHODS = {name: _FUNCTIONS[name] for name in METHOD_TABLE}
+LAYER_METHODS = tuple(name for name, method in METHOD_TABLE.items() if method.needs_layer)
+METHOD_TITLES = {name: method.title for name, method in METHOD_TABLE.items()}
 
 
 def explain(
@@ -63,7 +56,8 @@ def explain(
 
 
 __all__ = [
-    "LAYER_METHODS", "METHODS", "METHOD_TITLES", "AttributionMap", "FaithfulnessCurves", "default_cam_layer", "explain",
+    "LAYER_METHODS", "METHODS", "METHOD_TABLE", "METHOD_TITLES", "AttributionMap", "FaithfulnessCurves", "default_cam_layer",
+    "explain",
     "faithfulness", "gradcam", "gradcam_plus_plus", "guided_backprop", "guided_gradcam", "integrated_gradients",
     "occlusion", "patch_positions", "saliency", "scorecam", "smoothgrad", "spatial_layer_names",
 ]
