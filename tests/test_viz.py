@@ -37,3 +37,23 @@ def test_overlay_blends_by_opacity():
 def test_enlarged_map_keeps_hard_edges():
     big = viz.enlarged_map(np.array([[0.0, 1.0]]), 4, "gray")
     assert big.shape == (4, 4, 3) and set(np.unique(big)) == {0, 255}
+
+
+def test_display_map_shows_a_few_extreme_pixels_without_hiding_the_rest():
+    values = np.full((100, 100), 0.01, np.float32)
+    values[0, :5] = 100.0  # five extreme gradients, as saliency maps have
+    values[50:, :] = -3.0  # negative evidence
+    shown = viz.display_map(values, "saliency")
+    assert shown.shape == values.shape and shown.dtype == np.float32
+    assert shown.min() == 0.0 and shown.max() == 1.0
+    assert shown[0, :5].tolist() == [1.0] * 5
+    assert shown[10, 10] == pytest.approx(1.0)  # scaled to the 99.5th percentile, ordinary pixels show too
+    assert (shown[50:] == 0).all()
+
+
+def test_display_map_with_a_shared_scale_keeps_strengths_comparable():
+    weak, strong = np.full((4, 4), 0.5), np.full((4, 4), 2.0)
+    top = max(viz.display_top(weak), viz.display_top(strong))
+    assert viz.display_map(weak, "ig", top).max() == pytest.approx(0.25)
+    assert viz.display_map(strong, "ig", top).max() == pytest.approx(1.0)
+    assert (viz.display_map(np.zeros((3, 3)), "gradcam") == 0).all()  # an empty map stays empty, no division by zero

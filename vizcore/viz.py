@@ -1,4 +1,4 @@
-"""Pictures from arrays: channel grids, colormaps and overlays (numpy and OpenCV only)."""
+"""Pictures from arrays: channel grids, colormaps, overlays and attribution-map scaling (numpy and OpenCV only)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ COLORMAPS = {
 }
 GRID_PADDING = 2
 GRID_BACKGROUND = 255
+# Gradient maps are a few extreme pixels: scaled to their maximum they show as black with a few
+# dots, so maps are scaled to a high percentile of their positive values instead.
+DISPLAY_PERCENTILE = 99.5
 
 
 def colorize(values: np.ndarray, colormap: str = "viridis") -> np.ndarray:
@@ -72,3 +75,21 @@ def overlay(pixels: np.ndarray, values: np.ndarray, opacity: float = 0.5, colorm
 def enlarged_map(values: np.ndarray, size: int, colormap: str = "viridis") -> np.ndarray:
     """A small H x W map (0..1) shown at ``size`` x ``size`` with hard pixel edges, as uint8 RGB."""
     return colorize(cv2.resize(values.astype(np.float32), (size, size), interpolation=cv2.INTER_NEAREST), colormap)
+
+
+def display_top(values: np.ndarray) -> float:
+    """The value an attribution map shows at full colour: the DISPLAY_PERCENTILE of its positive values."""
+    return float(np.percentile(np.maximum(values, 0.0), DISPLAY_PERCENTILE))
+
+
+def display_map(values: np.ndarray, method: str, scale_max: float | None = None) -> np.ndarray:
+    """An attribution map (any H x W floats) as 0..1 for display, the one scaling the CLI and the pages share.
+
+    Positive evidence over ``scale_max`` (the map's own ``display_top`` when None; pass one value
+    to several maps so their strengths compare), clipped to 1; negative evidence shows as 0.
+    ``method`` is the map's name in the method table: every method is scaled this way today, and
+    a method that needs its own scaling gets it here.
+    """
+    positive = np.maximum(values, 0.0).astype(np.float32)
+    top = scale_max if scale_max is not None else display_top(values)
+    return np.clip(positive / top, 0.0, 1.0) if top > 0 else positive
