@@ -1,7 +1,12 @@
-"""The CLI as a user runs it: a subprocess, its exit status, stdout and stderr."""
+"""The CLI as a user runs it: a subprocess, its exit status, stdout and stderr.
+
+Every run goes through ``NO_DOWNLOADS``, which makes any Keras download fail loudly, so no test
+reaches the network whether or not the machine has it (a keras.applications model is 14-550 MB).
+"""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,12 +17,25 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_cli(*args, env_extra=None):
+# `vizcore ARGS` with every Keras download replaced by a failure (Keras calls file_utils.get_file
+# at download time, so replacing the attribute reaches every keras.applications constructor).
+NO_DOWNLOADS = """
+import sys
+from vizcore import cli
+cli._import_vizcore()  # TensorFlow loads here, its start-up lines hidden as in every CLI run
+from keras.src.utils import file_utils
+def refuse(fname, origin=None, *args, **kwargs):
+    raise OSError(f"URL fetch failure on {origin}: downloads are stubbed out in tests")
+file_utils.get_file = refuse
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def run_cli(*args, env_extra=None, cwd=ROOT, command=None):
     env = {**os.environ, **(env_extra or {})}
     env.pop("VIZCORE_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "vizcore", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
+    command = command or [sys.executable, "-c", NO_DOWNLOADS]
+    return subprocess.run([*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def assert_one_sentence_error(result):
@@ -55,12 +73,22 @@ def test_predict_table_on_a_sample():
 
 
 def test_models_lists_offline_availability(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "resnet50_weights_tf_dim_ordering_tf_kernels.h5").write_bytes(b"")
     result = run_cli("models", "--json", env_extra={"KERAS_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)["models"]}
     assert rows["efficientnet_lite0"]["available_offline"] is True
-    assert rows["vgg16"]["available_offline"] is False
+    assert rows["vgg16"]["available_offline"] is False and rows["resnet50"]["available_offline"] is True
+    assert rows["vgg16"]["weights_url"].endswith("/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5")
+    assert rows["vgg16"]["weights_path"] == str(tmp_path / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
     assert len(rows) == 8
+
+    table = run_cli("models", env_extra={"KERAS_HOME": str(tmp_path)}).stdout.splitlines()
+    state = {line.split()[0]: line for line in table[1:]}
+    assert str(tmp_path / "models") in table[0]
+    assert "works now" in state["efficientnet_lite0"] and "works now" in state["resnet50"]
+    assert "needs the network once: downloads https://" in state["vgg16"]
 
 
 @pytest.mark.parametrize(
@@ -91,11 +119,12 @@ def test_unwritable_output_is_one_sentence(tmp_path):
 
 
 def test_offline_zoo_model_is_one_sentence(tmp_path):
-    # No network here or in CI: the download fails, and the sentence names the file to place.
+    # The download is stubbed to fail (NO_DOWNLOADS): the sentence names the file, its URL and the folder.
     line = assert_one_sentence_error(
         run_cli("predict", "sample:chelsea", "--model", "mobilenet_v2", env_extra={"KERAS_HOME": str(tmp_path)})
     )
-    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5" in line
+    assert "download mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5 from https://storage.googleapis.com/" in line
+    assert f"into {tmp_path / 'models'}," in line
 
 
 def test_activations_json_grid_and_array(tmp_path):
@@ -117,6 +146,51 @@ def test_activations_default_layer_and_bad_layer():
     result = run_cli("activations", "sample:coffee", "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["layer"] == "stem_relu"
     assert "no feature map" in assert_one_sentence_error(run_cli("activations", "sample:coffee", "--layer", "logits"))
+
+
+@pytest.mark.parametrize("args, closest", [
+    (["activations", "sample:coffee", "--layer", "stage4_block3_ad"], "stage4_block3_add"),
+    (["filters", "--steps", "2", "--layer", "stage3_block2_ad"], "stage3_block2_add"),
+    (["dream", "sample:coffee", "--steps", "1", "--layers", "stage4_block3_add:1,stage5_blok3_add:1"], "stage5_block3_add"),
+    (["gradcam", "sample:coffee", "--layer", "head_rel"], "head_relu"),
+])
+def test_unknown_layer_names_the_closest_and_the_layers_command(args, closest):
+    line = assert_one_sentence_error(run_cli(*args))
+    assert "The model has no layer called" in line and f"closest: {closest}" in line
+    assert line.endswith("(`vizcore layers` lists them all).")
+
+
+def test_layers_lists_every_layer_with_its_shape_and_presets():
+    result = run_cli("layers", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    layers = {row["name"]: row for row in summary["layers"]}
+    assert summary["model"] == "efficientnet_lite0" and len(layers) > 100
+    assert layers["stage4_block3_add"]["shape"] == [14, 14, 80] and layers["stage4_block3_add"]["feature_map"]
+    assert set(layers["stage4_block3_add"]["presets"]) == {"explorer", "dream", "style", "gallery"}
+    assert layers["head_relu"]["presets"] == ["explorer", "gradcam"] and layers["stem_conv"]["presets"] == []
+    assert not layers["logits"]["feature_map"]
+
+    table = run_cli("layers").stdout.splitlines()
+    rows = {line[2:].split()[0]: line for line in table[1:]}
+    assert rows["stage4_block3_add"].startswith("* ") and "14×14×80" in rows["stage4_block3_add"]
+    assert rows["stem_conv"].startswith("  ") and "112×112×32" in rows["stem_conv"]
+    assert list(rows) == list(layers)
+
+
+def test_layers_of_a_model_file(tmp_path):
+    path = hostile_models.save_keras(hostile_models.good_tiny_model(), tmp_path / "tiny.keras")
+    result = run_cli("layers", "--model-file", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    names = [row["name"] for row in json.loads(result.stdout)["layers"]]
+    assert names == ["conv1", "conv1_bn", "conv1_relu", "conv2", "pool", "conv3", "conv4", "conv4_relu", "gap", "predictions"]
+
+
+def test_filters_default_is_the_apps_first_gallery_preset():
+    result = run_cli("filters", "--steps", "2", "--size", "32", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["layer"] == "stage4_block3_add" and summary["channels"] == list(range(16))
 
 
 def test_filters_writes_grid_images_and_json(tmp_path):
@@ -165,21 +239,63 @@ def test_ig_reports_its_completeness(tmp_path):
     assert summary["details"]["completeness_error"] < 0.05
 
 
-def test_cli_methods_are_the_library_methods():
-    from vizcore import attribution
-    from vizcore.cli import ATTRIBUTION_METHODS
+def test_cli_methods_are_the_method_table():
+    from vizcore.attribution.methods import TABLE
+    from vizcore.cli import build_parser
 
-    assert list(ATTRIBUTION_METHODS) == list(attribution.METHODS)
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for method in TABLE:
+        parser = commands[method.name]
+        assert parser.description.startswith(method.title + ":")
+        actions = {action.dest: action for action in parser._actions}
+        assert ("layer" in actions) == method.needs_layer
+        for option in method.options:
+            assert actions[option.name].default == option.default and actions[option.name].option_strings == [option.flag]
+            assert actions[option.name].choices == (option.choices or None)
+
+
+def test_guided_backprop_has_one_title_everywhere():
+    result = run_cli("guided", "sample:chelsea", "--class", "285")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Guided backprop for Egyptian cat (285), probability ")
 
 
 @pytest.mark.parametrize("args, message", [
     (["gradcam", "sample:chelsea", "--class", "1000"], "Class index must be between 0 and 999, not 1000."),
-    (["scorecam", "sample:chelsea", "--layer", "logits"], "no convolutional layer called 'logits'"),
-    (["occlusion", "sample:chelsea", "--patch", "0"], "Patch and stride must be between"),
-    (["smoothgrad", "sample:chelsea", "--samples", "0"], "SmoothGrad needs"),
+    (["scorecam", "sample:chelsea", "--layer", "logits"], "Layer 'logits' has no spatial map for a CAM"),
+    (["occlusion", "sample:chelsea", "--patch", "0"], "Occlusion patch must be 1 to the model's input size in px, not 0 px."),
+    (["occlusion", "sample:chelsea", "--stride", "300"], "Patch and stride must be between 1 and 224 px."),
+    (["smoothgrad", "sample:chelsea", "--samples", "0"], "SmoothGrad samples must be 1 to 512, not 0."),
+    (["smoothgrad", "sample:chelsea", "--noise", "1.5"], "SmoothGrad noise must be 0 to 1, not 1.5."),
+    (["ig", "sample:chelsea", "--steps", "1"], "Integrated Gradients steps must be 2 to 512, not 1."),
+    (["scorecam", "sample:chelsea", "--max-channels", "0"], "Score-CAM channels must be at least 1, not 0."),
 ])
 def test_attribution_bad_input_is_one_sentence(args, message):
     assert message in assert_one_sentence_error(run_cli(*args))
+
+
+@pytest.mark.parametrize("class_argument", ["tiger cat", "TIGER CAT", "282"])
+def test_class_by_name_or_index(class_argument):
+    result = run_cli("gradcam", "sample:chelsea", "--class", class_argument, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["class_index"], summary["label"]) == (282, "tiger cat")
+
+
+def test_unknown_class_name_names_the_closest():
+    line = assert_one_sentence_error(run_cli("saliency", "sample:chelsea", "--class", "tigger cat"))
+    assert line.startswith("The model has no class called 'tigger cat'; closest: tiger cat")
+
+
+def test_the_map_picture_is_the_shared_display_scaling(tmp_path, chelsea):
+    from vizcore import viz
+
+    picture, array = tmp_path / "map.png", tmp_path / "map.npy"
+    result = run_cli("saliency", "sample:chelsea", "--out", str(picture), "--array", str(array))
+    assert result.returncode == 0, result.stderr
+    values = np.load(array)
+    expected = viz.overlay(fit_to_model(chelsea, 224), viz.display_map(values, "saliency"), 0.5, "jet")
+    np.testing.assert_array_equal(np.asarray(Image.open(picture)), expected)
 
 
 def test_dream_writes_the_dream_and_json(tmp_path, chelsea):
@@ -262,3 +378,36 @@ def test_model_and_model_file_together_is_one_sentence(tmp_path):
     path = hostile_models.save_keras(hostile_models.good_tiny_model(), tmp_path / "tiny.keras")
     message = assert_one_sentence_error(run_cli("filters", "--model", "vgg16", "--model-file", str(path)))
     assert "either --model or --model-file" in message
+
+
+def test_predict_default_top_fits_a_model_with_three_classes(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, activation="softmax")])
+    path = hostile_models.save_keras(model, tmp_path / "three.keras")
+    result = run_cli("predict", "sample:chelsea", "--model-file", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p["index"] for p in json.loads(result.stdout)["predictions"]) == [0, 1, 2]
+    line = assert_one_sentence_error(run_cli("predict", "sample:chelsea", "--model-file", str(path), "--top", "4"))
+    assert line.startswith("Top-k must be between 1 and 3")
+
+
+# --- the command as installed ---
+
+
+def test_python_dash_m_vizcore_runs_the_cli():
+    result = run_cli("predict", "sample:coffee", "--top", "1", command=[sys.executable, "-m", "vizcore"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(" 1. ") and result.stderr == ""
+
+
+def test_the_vizcore_command_works_from_any_folder(tmp_path):
+    # `pip install -e .` (make run / make test) puts the console script next to this Python.
+    command = shutil.which("vizcore", path=os.path.dirname(sys.executable))
+    assert command, "no vizcore command beside this Python: run `make test`, or `pip install -e .` in the venv"
+    result = run_cli("models", "--json", cwd=tmp_path, command=[command])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["models"][0]["name"] == "efficientnet_lite0"
+    usage = run_cli("paint", cwd=tmp_path, command=[command])
+    assert usage.returncode == 2 and usage.stderr.strip().endswith("(see vizcore --help).")

@@ -1,4 +1,4 @@
-"""``python -m vizcore <method> ...``: a thin shell over the same functions the pages call.
+"""``vizcore <method> ...`` (or ``python -m vizcore``): a thin shell over the same functions the pages call.
 
 Conventions shared by every method: ``--model NAME`` picks a registry model (or ``--model-file
 PATH`` your own .keras/.h5 model, checked before loading, with ``--preprocessing`` and
@@ -6,6 +6,7 @@ PATH`` your own .keras/.h5 model, checked before loading, with ``--preprocessing
 writes the picture, ``--array PATH.npy`` the raw result, ``--json`` prints a summary on stdout.
 IMAGE is a file path or ``sample:NAME`` for a bundled photo. A user error prints one sentence
 on stderr and exits with status 2; ``VIZCORE_DEBUG=1`` shows tracebacks for bug reports.
+The attribution methods' arguments are built from their table, vizcore/attribution/methods.py.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ import warnings
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 SAMPLE_PREFIX = "sample:"
+PROG = "vizcore"
+DEFAULT_TOP = 5  # classes listed by predict, fewer when the model has fewer
+OVERLAY_OPACITY = 0.5
+OVERLAY_COLORMAP = "jet"
 
 
 class _OneSentenceParser(argparse.ArgumentParser):
     def error(self, message: str):
-        raise _UsageError(f"{message[0].upper()}{message[1:].rstrip('.')} (see python -m vizcore --help).")
+        raise _UsageError(f"{message[0].upper()}{message[1:].rstrip('.')} (see {PROG} --help).")
 
 
 class _UsageError(Exception):
@@ -56,6 +61,15 @@ def _import_vizcore():
 
     keras.config.disable_interactive_logging()  # download progress bars would corrupt --json stdout
     return vizcore
+
+
+def _method_table():
+    """The attribution method table. Importing it runs vizcore.attribution's __init__, which loads
+    TensorFlow today, so its start-up noise is hidden here too."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_silenced():
+        from vizcore.attribution import methods
+    return methods
 
 
 def read_image(argument: str):
@@ -108,37 +122,80 @@ def _add_model_file_options(parser) -> None:
                         help="class names for --model-file: .txt one per line, or .json list")
 
 
+def _add_model_options(parser) -> None:
+    parser.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded; see vizcore models)")
+    _add_model_file_options(parser)
+
+
+def _add_image_argument(parser) -> None:
+    parser.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
+
+
+def _add_class_option(parser) -> None:
+    parser.add_argument("--class", dest="class_name", default=None, metavar="NAME|INDEX",
+                        help='class to explain, by name ("tiger cat") or index (282) (default: the top-1 class)')
+
+
+def _option_help(option) -> str:
+    limits = f"one of {option.range_text()}" if option.choices else option.range_text()
+    return f"{option.help} (default {option.default}; {limits})"
+
+
+def _add_method_parser(methods_parsers, method) -> None:
+    """One attribution method's subcommand, every option from its row in the method table."""
+    parser = methods_parsers.add_parser(method.name, help=f"{method.title}: {method.summary}",
+                                        description=f"{method.title}: {method.summary}.")
+    _add_image_argument(parser)
+    _add_model_options(parser)
+    _add_class_option(parser)
+    if method.needs_layer:
+        parser.add_argument("--layer", default=None, metavar="NAME",
+                            help="convolutional layer (default: the model's Grad-CAM layer; see vizcore layers)")
+    for option in method.options:
+        if option.choices:
+            parser.add_argument(option.flag, dest=option.name, default=option.default, choices=option.choices,
+                                help=_option_help(option))
+        else:
+            metavar = "PX" if option.unit == "px" else ("N" if option.kind is int else "F")
+            parser.add_argument(option.flag, dest=option.name, type=option.kind, default=option.default,
+                                metavar=metavar, help=_option_help(option))
+    _add_output_options(parser, "the map over the image (jet colormap)", "the raw map, S x S float32 at the model input size")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneSentenceParser(prog="python -m vizcore", description=__doc__.split("\n\n")[0])
+    parser = _OneSentenceParser(prog=PROG, description=__doc__.split("\n\n")[0].replace("``", ""))
     methods = parser.add_subparsers(dest="method", metavar="METHOD", parser_class=_OneSentenceParser)
     methods.required = True
 
-    methods.add_parser("models", help="list the models and whether each works offline").add_argument(
+    methods.add_parser("models", help="list the models and whether each works now (offline)").add_argument(
         "--json", action="store_true", help="print JSON instead of a table"
     )
 
-    predict = methods.add_parser("predict", help="top-k ImageNet classes for an image")
-    predict.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
-    predict.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
-    _add_model_file_options(predict)
-    predict.add_argument("--top", type=int, default=5, metavar="K", help="how many classes (default 5)")
+    layers = methods.add_parser("layers", help="every layer of a model with its output shape, presets marked")
+    _add_model_options(layers)
+    layers.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    predict = methods.add_parser("predict", help="top-k classes for an image")
+    _add_image_argument(predict)
+    _add_model_options(predict)
+    predict.add_argument("--top", type=int, default=None, metavar="K",
+                         help=f"how many classes (default {DEFAULT_TOP}, or all when the model has fewer)")
     _add_output_options(predict, "the image as the model sees it", "the full probability vector")
 
     explore = methods.add_parser("activations", help="feature maps of one layer as a channel grid")
-    explore.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
-    explore.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
-    _add_model_file_options(explore)
-    explore.add_argument("--layer", default=None, metavar="NAME", help="layer name (default: the model's first preset)")
+    _add_image_argument(explore)
+    _add_model_options(explore)
+    explore.add_argument("--layer", default=None, metavar="NAME", help="layer name (default: the model's first explorer preset)")
     explore.add_argument("--normalise", default="minmax", choices=["minmax", "meanstd"], help="per-channel scaling")
     explore.add_argument("--sort", default="mean", choices=["mean", "index"], help="channel order in the grid")
     explore.add_argument("--max-channels", type=int, default=64, metavar="N", help="channels in the grid (default 64)")
     _add_output_options(explore, "the channel grid", "the raw activations, H x W x C float32")
 
     gallery = methods.add_parser("filters", help="images that excite chosen channels of a layer (filter gallery)")
-    gallery.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
-    _add_model_file_options(gallery)
-    gallery.add_argument("--layer", default=None, metavar="NAME", help="layer name (default: the model's first preset)")
-    gallery.add_argument("--channels", default="0-15", metavar="LIST", help="channels, e.g. 0-15 or 3,7,40-43 (default 0-15)")
+    _add_model_options(gallery)
+    gallery.add_argument("--layer", default=None, metavar="NAME", help="layer name (default: the app's first gallery preset)")
+    gallery.add_argument("--channels", default=None, metavar="LIST",
+                         help="channels, e.g. 0-15 or 3,7,40-43 (default: the preset's, else 0-15)")
     gallery.add_argument("--steps", type=int, default=256, metavar="N", help="optimisation steps (default 256)")
     gallery.add_argument("--size", type=int, default=128, metavar="PX", help="image side in pixels (default 128)")
     gallery.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
@@ -151,9 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(gallery, "the gallery as one grid", "the images, N x PX x PX x 3 uint8")
 
     dream = methods.add_parser("dream", help="DeepDream: amplify what chosen layers see in the image")
-    dream.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
-    dream.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
-    _add_model_file_options(dream)
+    _add_image_argument(dream)
+    _add_model_options(dream)
     dream.add_argument("--layers", default=None, metavar="NAME:W,...", help="layers and weights (default: the model's preset)")
     dream.add_argument("--octaves", type=int, default=4, metavar="N", help="scales, smallest first (default 4)")
     dream.add_argument("--scale", type=float, default=1.3, metavar="F", help="size ratio between octaves (default 1.3)")
@@ -165,8 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     styled = methods.add_parser("style", help="neural style transfer: CONTENT repainted in the style of STYLE images")
     styled.add_argument("content", metavar="CONTENT", help="image file, or sample:NAME")
     styled.add_argument("styles", metavar="STYLE", nargs="+", help="one or more style images (files or sample:NAME)")
-    styled.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
-    _add_model_file_options(styled)
+    _add_model_options(styled)
     styled.add_argument("--style-weights", default=None, metavar="W,...", help="one weight per style image (default equal)")
     styled.add_argument("--steps", type=int, default=200, metavar="N", help="optimisation steps (default 200)")
     styled.add_argument("--size", type=int, default=256, metavar="PX", help="output's longer side (default 256)")
@@ -175,64 +230,64 @@ def build_parser() -> argparse.ArgumentParser:
     styled.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     _add_output_options(styled, "the styled image", "the styled image as H x W x 3 uint8")
 
-    for method, title in ATTRIBUTION_METHODS.items():
-        explain = methods.add_parser(method, help=f"{title} map: which pixels the class depends on")
-        explain.add_argument("image", metavar="IMAGE", help="image file, or sample:NAME (e.g. sample:chelsea)")
-        explain.add_argument("--model", default=None, metavar="NAME", help="registry model (default: embedded)")
-        _add_model_file_options(explain)
-        explain.add_argument("--class", dest="class_index", type=int, default=None, metavar="INDEX",
-                             help="ImageNet class index to explain (default: the top-1 class)")
-        if method in ("gradcam", "gradcam++", "scorecam", "guided-gradcam"):
-            explain.add_argument("--layer", default=None, metavar="NAME", help="conv layer (default: the model's Grad-CAM layer)")
-        if method == "scorecam":
-            explain.add_argument("--max-channels", type=int, default=256, metavar="N", help="channels used (default 256)")
-        if method == "occlusion":
-            explain.add_argument("--patch", type=int, default=32, metavar="PX", help="patch side (default 32)")
-            explain.add_argument("--stride", type=int, default=16, metavar="PX", help="patch step (default 16)")
-            explain.add_argument("--fill", default="grey", choices=["grey", "mean", "blur"], help="what hides a patch")
-        if method == "smoothgrad":
-            explain.add_argument("--samples", type=int, default=32, metavar="N", help="noisy copies (default 32)")
-            explain.add_argument("--noise", type=float, default=0.15, metavar="F", help="noise, share of the input range")
-        if method == "ig":
-            explain.add_argument("--steps", type=int, default=64, metavar="N", help="path steps (default 64)")
-            explain.add_argument("--baseline", default="black", choices=["black", "blurred", "noise"], help="reference image")
-        _add_output_options(explain, "the map over the image (jet colormap)", "the raw map, S x S float32 at the model input size")
+    table = _method_table()
+    for method in table.TABLE:
+        _add_method_parser(methods, method)
     return parser
 
 
-ATTRIBUTION_METHODS = {
-    "occlusion": "Occlusion",
-    "saliency": "Saliency",
-    "smoothgrad": "SmoothGrad",
-    "ig": "Integrated Gradients",
-    "guided": "Guided backpropagation",
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "scorecam": "Score-CAM",
-    "guided-gradcam": "Guided Grad-CAM",
-}
-_METHOD_OPTIONS = ("layer", "max_channels", "patch", "stride", "fill", "samples", "noise", "steps", "baseline")
-
-
 def run_models(args, vizcore) -> None:
-    from vizcore.models import weights_available_offline
+    from vizcore.models import weights_available_offline, zoo
 
-    rows = [
-        {
+    rows = []
+    for spec in vizcore.MODELS.values():
+        row = {
             "name": spec.name,
             "display_name": spec.display_name,
             "input_size": spec.input_size,
             "available_offline": weights_available_offline(spec),
             "weights_file": spec.weights_file,
         }
-        for spec in vizcore.MODELS.values()
-    ]
+        if not spec.embedded:
+            row["weights_path"] = zoo.weights_path(spec.weights_file)
+            row["weights_url"] = zoo.weights_url(spec.name, spec.weights_file)
+        rows.append(row)
     if args.json:
         print(json.dumps({"models": rows}, indent=2))
         return
+    print(f"Models (zoo weights live in {zoo.keras_weights_dir()}):")
     for row in rows:
-        state = "offline" if row["available_offline"] else f"downloads {row['weights_file']} on first use"
-        print(f"{row['name']:<18} {row['input_size']:>3} px  {state}")
+        if row["weights_file"] is None:
+            state = "works now (embedded)"
+        elif row["available_offline"]:
+            state = f"works now ({row['weights_file']} is in the folder above)"
+        else:
+            state = f"needs the network once: downloads {row['weights_url']}"
+        print(f"  {row['name']:<18} {row['input_size']:>3} px  {state}")
+
+
+def run_layers(args, vizcore) -> None:
+    from vizcore.models.layers import layer_infos, preset_roles
+
+    check_model_choice(args, vizcore)
+    model = load_chosen_model(args, vizcore)
+    roles = preset_roles(model)
+    infos = layer_infos(model)
+    rows = [
+        {"name": info.name, "kind": info.kind, "shape": list(info.shape), "feature_map": info.is_feature_map,
+         "presets": roles.get(info.name, [])}
+        for info in infos
+    ]
+    if args.json:
+        print(json.dumps({"model": model.spec.name, "layers": rows}, indent=2))
+        return
+    width = max(len(info.name) for info in infos)
+    print(f"{model.spec.name}: {len(infos)} layers, output shapes without the batch axis; "
+          "* marks the layers vizcore's presets use, and for what")
+    for info in infos:
+        uses = roles.get(info.name, [])
+        mark, purposes = ("*", f"  {', '.join(uses)}") if uses else (" ", "")
+        print(f"{mark} {info.name:<{width}}  {info.kind:<22} {info.shape_text}{purposes}")
 
 
 def check_model_choice(args, vizcore) -> None:
@@ -247,10 +302,10 @@ def check_model_choice(args, vizcore) -> None:
 
 def load_chosen_model(args, vizcore):
     """The registry model named by --model, or the user's --model-file after vizcore's safety checks."""
-    from vizcore.models import USER_PREPROCESSING, load_model_file
+    from pathlib import Path
 
     if args.model_file is not None:
-        return load_model_file(args.model_file, args.preprocessing or USER_PREPROCESSING[0], args.class_names)
+        return vizcore.load_model(Path(args.model_file), args.preprocessing, args.class_names)
     return vizcore.load_model(args.model or vizcore.DEFAULT_MODEL)
 
 
@@ -262,7 +317,8 @@ def run_predict(args, vizcore) -> None:
     model = load_chosen_model(args, vizcore)
     model_name = model.spec.name
     probabilities = vizcore.class_probabilities(model, pixels)
-    predictions = vizcore.top_predictions(model, pixels, args.top)
+    top = args.top if args.top is not None else min(DEFAULT_TOP, len(probabilities))
+    predictions = vizcore.top_predictions(model, pixels, top)
     _write_outputs(args, picture=fit_to_model(pixels, model.spec.input_size), array=probabilities)
     if args.json:
         print(json.dumps({"model": model_name, "predictions": [p.as_dict() for p in predictions]}, indent=2))
@@ -295,6 +351,14 @@ def run_activations(args, vizcore) -> None:
         print(f"  channel {row['channel']:>4}  mean {row['mean']:.3f}  max {row['max']:.3f}  zeros {row['zero_fraction']:.0%}")
 
 
+def default_gallery(model) -> tuple[str, str]:
+    """The layer and channels the app's filter gallery opens with: its first gallery preset, else the first explorer layer."""
+    presets = model.spec.presets
+    if presets.gallery:
+        return presets.gallery[0]
+    return presets.explorer_layers[0], "0-15"
+
+
 def run_filters(args, vizcore) -> None:
     from vizcore import filters, viz
 
@@ -306,8 +370,10 @@ def run_filters(args, vizcore) -> None:
     )
     settings.check()  # before the slow load
     model = load_chosen_model(args, vizcore)
-    layer = args.layer or model.spec.presets.explorer_layers[0]
-    channels = filters.parse_channels(args.channels, filters.layer_channel_count(model, layer))
+    preset_layer, preset_channels = default_gallery(model)
+    layer = args.layer or preset_layer
+    channel_text = args.channels or (preset_channels if args.layer is None else "0-15")
+    channels = filters.parse_channels(channel_text, filters.layer_channel_count(model, layer))
     gallery = filters.visualise_filters(model, layer, channels, settings)
     _write_outputs(args, picture=viz.image_grid(gallery.images, columns=8), array=gallery.images)
     summary = gallery.summary()
@@ -382,16 +448,23 @@ def run_style(args, vizcore) -> None:
 
 def run_attribution(args, vizcore) -> None:
     from vizcore import attribution, viz
+    from vizcore.attribution.methods import get_method
     from vizcore.images import fit_to_model
+    from vizcore.models.class_names import class_index_of
 
     check_model_choice(args, vizcore)
+    method = get_method(args.method)
+    options = {option.name: getattr(args, option.name) for option in method.options}
+    method.check(options)  # the table's ranges, before the slow load (bounds that are the input size come later)
     pixels = read_image(args.image)
     model = load_chosen_model(args, vizcore)
     model_name = model.spec.name
-    options = {name: getattr(args, name) for name in _METHOD_OPTIONS if getattr(args, name, None) is not None}
-    result = attribution.explain(model, pixels, args.method, class_index=args.class_index, **options)
+    class_index = None if args.class_name is None else class_index_of(model.class_names, args.class_name)
+    layer = args.layer if method.needs_layer else None
+    result = attribution.explain(model, pixels, method.name, class_index=class_index, layer=layer, **options)
     curves = attribution.faithfulness(model, pixels, result.values, result.class_index)
-    picture = viz.overlay(fit_to_model(pixels, model.spec.input_size), result.normalised(), 0.5, "jet")
+    shown = viz.display_map(result.values, result.method)
+    picture = viz.overlay(fit_to_model(pixels, model.spec.input_size), shown, OVERLAY_OPACITY, OVERLAY_COLORMAP)
     _write_outputs(args, picture=picture, array=result.values.astype("float32"))
     summary = {
         "method": result.method,
@@ -408,18 +481,18 @@ def run_attribution(args, vizcore) -> None:
         print(json.dumps(summary, indent=2))
         return
     where = f" at {result.layer}" if result.layer else ""
-    print(f"{ATTRIBUTION_METHODS[args.method]}{where} for {result.label} ({result.class_index}), probability {result.probability:.1%}")
+    print(f"{method.title}{where} for {result.label} ({result.class_index}), probability {result.probability:.1%}")
     print(f"  deletion area {curves.deletion_area:.3f} (lower is more faithful), insertion area {curves.insertion_area:.3f} (higher)")
 
 
 RUNNERS = {
     "models": run_models,
+    "layers": run_layers,
     "predict": run_predict,
     "activations": run_activations,
     "filters": run_filters,
     "dream": run_dream,
     "style": run_style,
-    **{method: run_attribution for method in ATTRIBUTION_METHODS},
 }
 
 
@@ -434,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     vizcore = _import_vizcore()
     try:
-        RUNNERS[args.method](args, vizcore)
+        RUNNERS.get(args.method, run_attribution)(args, vizcore)  # the rest are the method table's methods
     except vizcore.VizcoreError as error:
         if debug:
             raise
@@ -443,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Stopped.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `vizcore layers | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not fail again
+        return EXIT_INTERNAL_ERROR
     except Exception as error:  # the last line of defence: a bug still gets one sentence
         if debug:
             raise
