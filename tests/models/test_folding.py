@@ -42,7 +42,7 @@ def test_folded_copy_computes_the_same_function_with_fewer_batch_norms():
 
 def test_a_kept_convolution_keeps_its_own_output():
     model = _conv_bn_model()
-    reader = keras.Model(model.inputs, {"conv": model.get_layer("conv").output, "bn": model.get_layer("bn").output})
+    reader = keras.Model(model.inputs[0], {"conv": model.get_layer("conv").output, "bn": model.get_layer("bn").output})
     copy = folded_copy(reader, keep=("conv", "bn"))
     images = np.random.default_rng(2).normal(size=(1, 8, 8, 3)).astype(np.float32)
     for name, value in copy(images).items():
@@ -52,7 +52,7 @@ def test_a_kept_convolution_keeps_its_own_output():
 @pytest.mark.parametrize("name, layer", [("resnet50", "conv3_block4_out"), ("mobilenet_v2", "block_6_expand_relu")])
 def test_zoo_models_fold_to_the_same_features(name, layer):
     base = zoo.ARCHITECTURES[name](weights=None, include_top=False, input_shape=(96, 96, 3))
-    reader = keras.Model(base.inputs, base.get_layer(layer).output)
+    reader = keras.Model(base.inputs[0], base.get_layer(layer).output)
     copy = folded_copy(reader, input_shape=(None, None, 3))
     images = np.random.default_rng(3).normal(size=(1, 96, 96, 3)).astype(np.float32)
     expected = reader(images).numpy()

@@ -15,7 +15,7 @@ def test_nested_layers_are_reachable_and_scores_are_the_logits(nested_model):
     flat = flat_copy(nested_model, ("base_conv2",))
     outputs = flat(images)
     np.testing.assert_allclose(tf.nn.softmax(outputs[SCORE]).numpy(), nested_model(images).numpy(), rtol=1e-5, atol=1e-6)
-    inner = keras.Model(nested_model.get_layer("base").inputs, nested_model.get_layer("base").get_layer("base_conv2").output)
+    inner = keras.Model(nested_model.get_layer("base").inputs[0], nested_model.get_layer("base").get_layer("base_conv2").output)
     np.testing.assert_allclose(outputs["base_conv2"].numpy(), inner(images).numpy(), rtol=1e-5, atol=1e-6)
 
 

@@ -146,7 +146,7 @@ class DerivedModels:
 
         def build():
             graph = self.layer_graph((layer,))
-            return keras.Model(graph.inputs, _layer(graph, layer).output, name=f"extract_{layer}")
+            return keras.Model(graph.inputs[0], _layer(graph, layer).output, name=f"extract_{layer}")
 
         return self.view(("extractor", layer), build)
 
@@ -163,7 +163,7 @@ class DerivedModels:
             if copy is None or not guided and self._reads_folded(copy, layers):
                 copy = self.copy(FLAT)
             outputs = {SCORE: copy.output[SCORE], **{name: _layer(copy, name).output for name in layers}}
-            return keras.Model(copy.inputs, outputs, name="attribution")
+            return keras.Model(copy.inputs[0], outputs, name="attribution")
 
         return self.view(("attribution", guided, *layers), build)
 
