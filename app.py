@@ -4,22 +4,25 @@ import streamlit as st
 
 st.set_page_config(page_title="vizcore", page_icon=":material/visibility:", layout="wide")
 
-from pages.common import remember_page_settings, render_sidebar  # noqa: E402  (set_page_config must come first)
-
-# Each url_path differs from its file's stem on purpose. With a pages/ folder beside the entrypoint,
-# Streamlit's first run in a process (and every AppTest run) goes through the legacy pages-folder
-# runner, which would match a stem-named page directly and skip this script, and so the sidebar.
+# Each page's URL path is its file's stem (pages/grad-cam.py is /grad-cam), inferred by st.Page and
+# never set here: Streamlit's legacy pages-folder runner, which serves a process's first run, finds
+# pages by stem too, so both agree on every URL (ui/navigation.py explains the rest).
 PAGES = [
-    st.Page("pages/predictions.py", title="Predictions", icon=":material/label:", url_path="top-classes", default=True),
-    st.Page("pages/activations.py", title="Activation explorer", icon=":material/grid_view:", url_path="activation-explorer"),
-    st.Page("pages/filters.py", title="Filter gallery", icon=":material/palette:", url_path="filter-gallery"),
-    st.Page("pages/occlusion_saliency.py", title="Occlusion & saliency", icon=":material/visibility_off:", url_path="occlusion-and-saliency"),
-    st.Page("pages/gradcam.py", title="Grad-CAM", icon=":material/local_fire_department:", url_path="grad-cam"),
-    st.Page("pages/deepdream.py", title="DeepDream", icon=":material/cyclone:", url_path="deep-dream"),
-    st.Page("pages/style_transfer.py", title="Style transfer", icon=":material/brush:", url_path="style-transfer"),
+    st.Page("pages/predictions.py", title="Predictions", icon=":material/label:", default=True),
+    st.Page("pages/activation-explorer.py", title="Activation explorer", icon=":material/grid_view:"),
+    st.Page("pages/filter-gallery.py", title="Filter gallery", icon=":material/palette:"),
+    st.Page("pages/occlusion-and-saliency.py", title="Occlusion & saliency", icon=":material/visibility_off:"),
+    st.Page("pages/grad-cam.py", title="Grad-CAM", icon=":material/local_fire_department:"),
+    st.Page("pages/deep-dream.py", title="DeepDream", icon=":material/cyclone:"),
+    st.Page("pages/style-transfer.py", title="Style transfer", icon=":material/brush:"),
 ]
-
+# Before the imports below, which load TensorFlow (seconds, on a process's first run): until this
+# call, the browser keeps showing the navigation it last received.
 navigation = st.navigation(PAGES)
+
+from ui.navigation import remember_page_settings  # noqa: E402
+from ui.sidebar import render_sidebar  # noqa: E402
+
 remember_page_settings()
 render_sidebar()
 navigation.run()

@@ -1,12 +1,17 @@
 """Predictions: the model's top classes for the sidebar image."""
 
-import plotly.graph_objects as go
-import streamlit as st
+from ui.navigation import run_through_app
 
-from pages.common import current_selection, json_download, page_intro
-from vizcore import cached, images
-from vizcore.errors import VizcoreError
-from vizcore.predictions import predictions_csv, predictions_record
+run_through_app()  # first, before the slow imports below: ui/navigation.py says why
+
+import plotly.graph_objects as go  # noqa: E402  (after run_through_app)
+import streamlit as st  # noqa: E402
+
+from ui.layout import json_download, page_intro  # noqa: E402
+from ui.sidebar import current_selection  # noqa: E402
+from vizcore import cached, images  # noqa: E402
+from vizcore.errors import VizcoreError  # noqa: E402
+from vizcore.predictions import predictions_csv, predictions_record  # noqa: E402
 
 page_intro(
     "Predictions",

@@ -44,14 +44,16 @@ LOG_TAIL_CHARS = 3000
 CAT_CLASSES = ("Egyptian cat", "tabby", "tiger cat")  # the default sample chelsea's top classes
 CAPTION_PREFIX = "Model time:"
 
-# What the page shows: the page title, Streamlit captions, image captions, the Plotly SVG text,
-# error boxes, and the script's state ("running", "notRunning", ...; the attribute Streamlit's own
-# end-to-end tests wait on).
+# What the page shows: the page title, the sidebar's navigation links (their text after the icon's
+# name), Streamlit captions, image captions, the Plotly SVG text, error boxes, and the script's
+# state ("running", "notRunning", ...; the attribute Streamlit's own end-to-end tests wait on).
 PAGE_STATE_JS = """
 const texts = (selector) => Array.from(document.querySelectorAll(selector)).map((e) => e.textContent);
 const app = document.querySelector('[data-testid="stApp"]');
 return {
   titles: texts('[data-testid="stMain"] h1'),
+  nav: Array.from(document.querySelectorAll('[data-testid="stSidebarNavLink"]'))
+    .map((link) => link.innerText.trim().split("\\n").pop().trim()),
   captions: texts('[data-testid="stCaptionContainer"]'),
   image_captions: texts('[data-testid="stImageCaption"]'),
   chart: texts('.js-plotly-plot svg text'),

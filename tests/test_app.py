@@ -12,15 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP = os.path.join(ROOT, "app.py")
-PAGES = [
-    "pages/predictions.py",
-    "pages/activations.py",
-    "pages/filters.py",
-    "pages/occlusion_saliency.py",
-    "pages/gradcam.py",
-    "pages/deepdream.py",
-    "pages/style_transfer.py",
-]
+# Every page script in pages/, the default page first (a new page is covered without being listed here).
+PAGES = ["pages/predictions.py"] + sorted(
+    f"pages/{name}" for name in os.listdir(os.path.join(ROOT, "pages")) if name.endswith(".py") and name != "predictions.py"
+)
 CAT_LABELS = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
 
 
@@ -77,9 +72,12 @@ def test_switching_pages_keeps_model_and_image(app):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_opens_with_two_plain_sentences(app, page):
+def test_every_page_opens_through_the_app_with_two_plain_sentences(app, page):
+    # AppTest runs every script run as a server process's first, which Streamlit serves with its
+    # legacy pages-folder runner: the page file is run alone unless it hands over to app.py.
     app.switch_page(page).run()
     assert_healthy(app)
+    assert app.sidebar.selectbox(key="model_choice").value == "efficientnet_lite0"  # app.py drew the sidebar
     intro = app.markdown[0].value
     assert intro.count(". ") >= 1 and intro.endswith(".")
     assert not any("not built yet" in info.value for info in app.info)
@@ -126,7 +124,7 @@ def test_bad_upload_after_a_good_one_keeps_the_good_one(app, coffee):
 
 
 def test_activation_explorer_shows_the_chosen_layer(app):
-    app.switch_page("pages/activations.py").run()
+    app.switch_page("pages/activation-explorer.py").run()
     assert_healthy(app)
     layer_box = app.selectbox(key="explorer_layer_efficientnet_lite0")
     assert layer_box.value == "stem_relu"  # the first preset
@@ -144,13 +142,13 @@ def test_activation_explorer_shows_the_chosen_layer(app):
     assert [b.label for b in app.get("download_button")] == ["Grid PNG", "Activations NPY", "Parameters JSON"]
     assert app.sidebar.selectbox(key="sample_choice").value == "chelsea"
     app.switch_page("pages/predictions.py").run()
-    app.switch_page("pages/activations.py").run()  # a visit elsewhere keeps the page's choices
+    app.switch_page("pages/activation-explorer.py").run()  # a visit elsewhere keeps the page's choices
     assert app.selectbox(key="explorer_layer_efficientnet_lite0").value == "head_relu"
     assert app.number_input(key="explorer_channel_head_relu").value == 7
 
 
 def test_filter_gallery_renders_caches_and_downloads(app):
-    app.switch_page("pages/filters.py").run()
+    app.switch_page("pages/filter-gallery.py").run()
     assert_healthy(app)
     assert app.selectbox(key="filters_layer_efficientnet_lite0").value == "stage4_block3_add"  # the first preset
     assert "press Render" in app.info[0].value and not app.main.get("image")
@@ -168,20 +166,20 @@ def test_filter_gallery_renders_caches_and_downloads(app):
     assert [b.label for b in app.get("download_button")] == ["Grid PNG", "Images NPY", "Parameters JSON"]
 
     app.switch_page("pages/predictions.py").run()
-    app.switch_page("pages/filters.py").run()  # back again: the finished gallery comes from the cache
+    app.switch_page("pages/filter-gallery.py").run()  # back again: the finished gallery comes from the cache
     assert_healthy(app)
     assert not app.info and "4 images, 32 steps" in app.main.get("image")[-1].proto.imgs[0].caption
 
 
 def test_filter_gallery_bad_channels_is_one_sentence(app):
-    app.switch_page("pages/filters.py").run()
+    app.switch_page("pages/filter-gallery.py").run()
     app.text_input(key="filters_channels_efficientnet_lite0").set_value("0-5000").run()
     assert_healthy(app)
     assert app.error[0].value == "Channel 5000 does not exist: the layer has channels 0 to 79."
 
 
 def test_occlusion_and_saliency_show_every_map_with_its_faithfulness(app):
-    app.switch_page("pages/occlusion_saliency.py").run()
+    app.switch_page("pages/occlusion-and-saliency.py").run()
     assert_healthy(app)
     assert app.selectbox(key="saliency_class_efficientnet_lite0_" + app.session_state["selection"].image_key).value == 285
     captions = [image.proto.imgs[0].caption for image in app.main.get("image")]
@@ -196,7 +194,7 @@ def test_occlusion_and_saliency_show_every_map_with_its_faithfulness(app):
 
 
 def test_gradcam_two_classes_and_method_comparison(app):
-    app.switch_page("pages/gradcam.py").run()
+    app.switch_page("pages/grad-cam.py").run()
     assert_healthy(app)
     image_key = app.session_state["selection"].image_key
     assert app.selectbox(key="gradcam_layer_efficientnet_lite0").value == "head_relu"
@@ -215,14 +213,14 @@ def test_gradcam_two_classes_and_method_comparison(app):
 
 
 def test_gradcam_on_an_early_layer(app):
-    app.switch_page("pages/gradcam.py").run()
+    app.switch_page("pages/grad-cam.py").run()
     app.selectbox(key="gradcam_layer_efficientnet_lite0").set_value("stem_relu").run()
     assert_healthy(app)
     assert len([block for block in app.markdown if block.value.startswith("**Grad-CAM**")]) == 2
 
 
 def test_deepdream_runs_and_keeps_its_result(app):
-    app.switch_page("pages/deepdream.py").run()
+    app.switch_page("pages/deep-dream.py").run()
     assert_healthy(app)
     assert app.multiselect(key="dream_layers_efficientnet_lite0").value == ["stage4_block3_add", "stage5_block3_add"]
     assert "press Dream" in app.info[0].value
@@ -235,19 +233,19 @@ def test_deepdream_runs_and_keeps_its_result(app):
     assert [b.label for b in app.get("download_button")] == ["Dream PNG", "Parameters JSON"]
     assert "mean activation" in app.main.caption[-1].value
     app.switch_page("pages/predictions.py").run()
-    app.switch_page("pages/deepdream.py").run()
+    app.switch_page("pages/deep-dream.py").run()
     assert not app.info and app.main.get("image")[-1].proto.imgs[0].caption.startswith("The dream: 6 steps")
 
 
 def test_deepdream_without_layers_is_one_sentence(app):
-    app.switch_page("pages/deepdream.py").run()
+    app.switch_page("pages/deep-dream.py").run()
     app.multiselect(key="dream_layers_efficientnet_lite0").set_value([]).run()
     assert_healthy(app)
     assert app.error[0].value == "Choose at least one layer with a weight above 0."
 
 
 def test_style_transfer_blends_two_styles(app):
-    app.switch_page("pages/style_transfer.py").run()
+    app.switch_page("pages/style-transfer.py").run()
     assert_healthy(app)
     app.multiselect(key="style_samples").set_value(["immunohistochemistry", "hubble_deep_field"])
     app.select_slider(key="style_size").set_value(128)
@@ -262,7 +260,7 @@ def test_style_transfer_blends_two_styles(app):
 
 
 def test_style_transfer_needs_a_style(app):
-    app.switch_page("pages/style_transfer.py").run()
+    app.switch_page("pages/style-transfer.py").run()
     app.multiselect(key="style_samples").set_value([]).run()
     assert_healthy(app)
     assert app.info[0].value == "Choose a style sample or upload a style image."
@@ -290,10 +288,10 @@ def test_uploaded_model_is_used_on_every_page(app, tiny_model_file):
     assert choice.value.startswith("upload:") and "Your model: tiny.keras" in choice.options
     labels = chart_labels(app)
     assert len(labels) == 5 and all(label.startswith("class ") for label in labels)
-    app.switch_page("pages/activations.py").run()
+    app.switch_page("pages/activation-explorer.py").run()
     assert_healthy(app)
     assert app.selectbox(key=f"explorer_layer_{choice.value}").value == "conv1"
-    app.switch_page("pages/gradcam.py").run()
+    app.switch_page("pages/grad-cam.py").run()
     assert_healthy(app)
     assert app.selectbox(key=f"gradcam_layer_{choice.value}").value == "conv4_relu"
 

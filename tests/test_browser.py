@@ -1,7 +1,10 @@
 """The dashboard end to end in a real browser: every page, the sidebar, an upload and downloads.
 
-A module fixture starts ``streamlit run app.py`` on a free loopback port; headless Chromium
-(Debian's ``chromium`` + ``chromedriver``, through Selenium) drives it as a user would: each test
+First, every page's URL is the very first request to a newly started server (a process's first
+script run is special in Streamlit: ui/navigation.py), and must show that page under the app's
+own sidebar and navigation, with no "Page not found" notice. Then a module fixture starts
+``streamlit run app.py`` on a free loopback port; headless Chromium (Debian's ``chromium`` +
+``chromedriver``, through Selenium) drives it as a user would: each test
 opens a fresh session, follows the sidebar's navigation links, presses a page's Render / Dream /
 Paint button (with its steps slider moved to the minimum from the keyboard, to keep CPU runs
 short) and waits for the page's result image or chart. Every step leaves a full-page screenshot
@@ -12,6 +15,7 @@ them the tests skip on a developer's machine and fail in CI (where ``CI`` is set
 Run: ``make e2e`` (installs all of that, then runs this file only).
 """
 
+import contextlib
 import csv
 import fnmatch
 import json
@@ -131,11 +135,16 @@ def require_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def artifacts():
     require_browser()
     shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this test writes there: no stale screenshots
     os.makedirs(ARTIFACTS)
-    log_path = str(tmp_path_factory.mktemp("app-server") / "server.log")
+    return ARTIFACTS
+
+
+@contextlib.contextmanager
+def running_server(log_path: str):
+    """A new ``streamlit run app.py`` process on a free loopback port, healthy; stopped on exit."""
     port = browser.free_port()
     with open(log_path, "wb") as log_file:
         process = browser.launch_server(port, os.environ["VIZCORE_CACHE_DIR"], log_file)
@@ -147,18 +156,29 @@ def server(tmp_path_factory):
         yield RunningServer(process, f"http://{browser.HOST}:{port}", log_path)
     finally:
         browser.stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def server(artifacts, tmp_path_factory):
+    """One server for the tests that follow the sidebar from page to page."""
+    log_path = str(tmp_path_factory.mktemp("app-server") / "server.log")
+    try:
+        with running_server(log_path) as running:
+            yield running
+    finally:
         shutil.copy(log_path, os.path.join(ARTIFACTS, "server.log"))
 
 
 @pytest.fixture(scope="module")
-def driver(server):
+def driver(artifacts):
     chromium, profile_dir = browser.new_browser()
     yield chromium
     browser.close_browser(chromium, profile_dir)
 
 
-def wait_for(driver, server, what, done, timeout_s=PAGE_TIMEOUT_S) -> dict:
-    """The page state once ``done(state)`` holds and the script run has finished; fails on an error box."""
+def wait_for(driver, server, what, done, timeout_s=PAGE_TIMEOUT_S, finished=True) -> dict:
+    """The page state once ``done(state)`` holds (and the script run has finished, unless ``finished`` is
+    false); fails on an error box."""
     deadline = time.perf_counter() + timeout_s
     while True:
         server.check_alive()
@@ -166,7 +186,7 @@ def wait_for(driver, server, what, done, timeout_s=PAGE_TIMEOUT_S) -> dict:
         if state["errors"]:
             failure_screenshot(driver)
             pytest.fail(f"{what}: the page shows an error: {state['errors']}\nserver log:\n{server.log()}")
-        if state["script_state"] == "notRunning" and done(state):
+        if (state["script_state"] == "notRunning" or not finished) and done(state):
             return state
         if time.perf_counter() > deadline:
             failure_screenshot(driver)
@@ -281,7 +301,48 @@ def wait_for_download(directory, pattern: str) -> str:
     pytest.fail(f"no {pattern} downloaded within {DOWNLOAD_TIMEOUT_S} s; {directory} holds {os.listdir(directory)}")
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[page.url_path or "top-classes" for page in PAGES])
+# Every dialog the page opens, recorded from the first byte of every document the browser loads:
+# Streamlit's "Page not found" notice is a dialog, and may close again before a poll would see it.
+RECORD_DIALOGS_JS = """
+window.vizcoreDialogs = [];
+new MutationObserver(() => {
+  for (const dialog of document.querySelectorAll('[role="dialog"]')) {
+    if (!window.vizcoreDialogs.includes(dialog.textContent)) window.vizcoreDialogs.push(dialog.textContent);
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+NAV_TITLES = [page.title for page in PAGES]
+
+
+@pytest.fixture(scope="module")
+def dialog_recording_driver(artifacts):
+    chromium, profile_dir = browser.new_browser()
+    chromium.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_DIALOGS_JS})
+    yield chromium
+    browser.close_browser(chromium, profile_dir)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.url_path or "predictions" for page in PAGES])
+def test_a_page_url_as_a_new_servers_first_request_shows_that_page(dialog_recording_driver, tmp_path, page):
+    """A server process's first script run goes through Streamlit's legacy pages-folder runner (ui/navigation.py)."""
+    driver = dialog_recording_driver
+    with running_server(str(tmp_path / "server.log")) as fresh:
+        driver.get(f"{fresh.url}/{page.url_path}")
+        # The page's heading under the app's navigation and sidebar (its image); not the page's result,
+        # which can take minutes.
+        state = wait_for(
+            driver, fresh, f"{page.title} as the first request",
+            lambda s: page.title in s["titles"] and s["nav"] == NAV_TITLES
+            and any(caption.startswith("sample:chelsea") for caption in s["image_captions"]),
+            finished=False,
+        )
+        assert driver.execute_script("return window.vizcoreDialogs;") == []  # no "Page not found" on the way
+        assert driver.current_url == f"{fresh.url}/{page.url_path}"
+        assert state["titles"] == [page.title]
+        screenshot(driver, f"first-request-{page.url_path or 'predictions'}")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.url_path or "predictions" for page in PAGES])
 def test_page_shows_its_result(driver, server, page):
     open_app(driver, server)
     if page.url_path:
@@ -294,7 +355,7 @@ def test_page_shows_its_result(driver, server, page):
         click_button(driver, page.run_button)
     state = wait_for(driver, server, f"the {page.title} result", page.result, RESULT_TIMEOUT_S)
     assert page.title in state["titles"]
-    screenshot(driver, page.url_path or "top-classes")
+    screenshot(driver, page.url_path or "predictions")
 
 
 def sample_picker(driver):

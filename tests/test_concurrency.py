@@ -20,7 +20,7 @@ from streamlit.runtime import Runtime
 from streamlit.testing.v1 import AppTest
 from test_app import APP, _upload, assert_healthy
 
-from pages.common import UPLOAD as IMAGE_UPLOAD
+from ui.sidebar import UPLOAD as IMAGE_UPLOAD
 from vizcore import attribution, cached, dream, images, predictions
 from vizcore.attribution import cam, common
 
@@ -133,7 +133,7 @@ def _open_session(sample, page):
     _assert_healthy_with_trace(at)
     at.sidebar.selectbox(key="sample_choice").set_value(sample).run()
     if page == "dream":
-        at.switch_page("pages/deepdream.py").run()
+        at.switch_page("pages/deep-dream.py").run()
         at.slider(key="dream_octaves").set_value(DREAM_OCTAVES)
         at.slider(key="dream_steps").set_value(DREAM_STEPS).run()
     return at
@@ -141,7 +141,7 @@ def _open_session(sample, page):
 
 def _heavy_run(at, page):
     if page == "gradcam":
-        at.switch_page("pages/gradcam.py").run()
+        at.switch_page("pages/grad-cam.py").run()
     else:
         at.button(key="dream_run").click().run()
 
@@ -220,7 +220,7 @@ def _show_on_both_pages(at, height, width, seed):
     at.switch_page("pages/predictions.py").run()
     assert_healthy(at)
     assert f"{width}×{height}" in at.sidebar.get("image")[0].proto.imgs[0].caption
-    at.switch_page("pages/gradcam.py").run()
+    at.switch_page("pages/grad-cam.py").run()
     assert_healthy(at)
     assert len(_gradcam_cards(at)) == 2
 

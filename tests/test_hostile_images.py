@@ -37,7 +37,7 @@ from streamlit.testing.v1 import AppTest
 
 import vizcore
 from hostile_images import CASES, Accepted, Refused
-from pages.common import UPLOAD_TYPES
+from ui.sidebar import UPLOAD_TYPES
 from test_app import APP, _upload, assert_healthy, chart_labels
 from test_images import assert_one_sentence, assert_rgb_array
 from vizcore import cli

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 import hostile_models
 from hostile_models import CASES, MARKER
-from pages.common import MODEL_FILE
+from ui.sidebar import MODEL_FILE
 from test_app import APP, CAT_LABELS, assert_healthy, chart_labels
 from test_images import assert_one_sentence
 from vizcore import cli

@@ -1,16 +1,22 @@
 """Filter gallery: for chosen channels of a layer, the image that excites each one most."""
 
-import io
-from dataclasses import asdict
+from ui.navigation import run_through_app
 
-import numpy as np
-import plotly.graph_objects as go
-import streamlit as st
+run_through_app()  # first, before the slow imports below: ui/navigation.py says why
 
-from pages.common import current_selection, json_download, page_intro
-from pages.live_run import StoppedRun, live_run
-from vizcore import activations, cached, filters, images, viz
-from vizcore.errors import VizcoreError
+import io  # noqa: E402  (after run_through_app)
+from dataclasses import asdict  # noqa: E402
+
+import numpy as np  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from ui.layout import json_download, page_intro  # noqa: E402
+from ui.live_run import StoppedRun, live_run  # noqa: E402
+from ui.sidebar import current_selection  # noqa: E402
+from vizcore import cached, filters, images, viz  # noqa: E402
+from vizcore.errors import VizcoreError  # noqa: E402
+from vizcore.models.layers import feature_map_layers  # noqa: E402
 
 PREVIEW_EVERY = 8
 GRID_COLUMNS = 8
@@ -24,7 +30,7 @@ page_intro(
 
 selection = current_selection()
 model = selection.model
-layers = {info.name: info for info in activations.spatial_layers(model)}
+layers = {info.name: info for info in feature_map_layers(model)}
 examples = [(layer, channels) for layer, channels in model.spec.presets.gallery if layer in layers]
 layer_key, channels_key = f"filters_layer_{selection.model_name}", f"filters_channels_{selection.model_name}"
 ordered_layers = list(dict.fromkeys([layer for layer, _ in examples] + list(layers)))

@@ -1,13 +1,18 @@
 """Grad-CAM: where in the image a late convolutional layer finds evidence for a class, two classes side by side."""
 
-import json
+from ui.navigation import run_through_app
 
-import numpy as np
-import streamlit as st
+run_through_app()  # first, before the slow imports below: ui/navigation.py says why
 
-from pages.attribution_view import class_picker, colormap_picker, compute, display_values, map_card
-from pages.common import current_selection, page_intro
-from vizcore import attribution, cached, images, viz
+import json  # noqa: E402  (after run_through_app)
+
+import numpy as np  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from ui.attribution_view import class_picker, colormap_picker, compute, display_values, map_card  # noqa: E402
+from ui.layout import page_intro  # noqa: E402
+from ui.sidebar import current_selection  # noqa: E402
+from vizcore import attribution, cached, images, viz  # noqa: E402
 
 CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "guided-gradcam")
 COMPARED = "gradcam_compared"  # session key: the request whose comparison the user asked for

@@ -1,10 +1,15 @@
 """Occlusion & saliency: which pixels the chosen class depends on, by hiding patches and by gradients."""
 
-import streamlit as st
+from ui.navigation import run_through_app
 
-from pages.attribution_view import class_picker, colormap_picker, compute, display_top, map_card
-from pages.common import current_selection, page_intro
-from vizcore import attribution
+run_through_app()  # first, before the slow imports below: ui/navigation.py says why
+
+import streamlit as st  # noqa: E402  (after run_through_app)
+
+from ui.attribution_view import class_picker, colormap_picker, compute, display_top, map_card  # noqa: E402
+from ui.layout import page_intro  # noqa: E402
+from ui.sidebar import current_selection  # noqa: E402
+from vizcore import attribution  # noqa: E402
 
 GRADIENT_METHODS = ("saliency", "smoothgrad", "ig", "guided")
 

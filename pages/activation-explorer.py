@@ -1,15 +1,20 @@
 """Activation explorer: every channel of a layer for the sidebar image."""
 
-import io
-import json
+from ui.navigation import run_through_app
 
-import numpy as np
-import plotly.graph_objects as go
-import streamlit as st
+run_through_app()  # first, before the slow imports below: ui/navigation.py says why
 
-from pages.common import current_selection, page_intro
-from vizcore import activations, cached, images, viz
-from vizcore.errors import VizcoreError
+import io  # noqa: E402  (after run_through_app)
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from ui.layout import page_intro  # noqa: E402
+from ui.sidebar import current_selection  # noqa: E402
+from vizcore import activations, cached, images, viz  # noqa: E402
+from vizcore.errors import VizcoreError  # noqa: E402
 
 CHANNELS_PER_PAGE = 64
 GRID_COLUMNS = 8

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common import Selection
+from ui.sidebar import Selection
 from vizcore import attribution, cached, images, viz
 from vizcore.errors import VizcoreError
 

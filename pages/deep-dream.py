@@ -1,13 +1,18 @@
 """DeepDream: the sidebar image with what chosen layers see in it amplified, over octaves."""
 
-import json
+from ui.navigation import run_through_app
 
-import numpy as np
-import streamlit as st
+run_through_app()  # first, before the slow imports below: ui/navigation.py says why
 
-from pages.common import current_selection, page_intro
-from pages.live_run import StoppedRun, live_run
-from vizcore import activations, dream, images
+import json  # noqa: E402  (after run_through_app)
+
+import numpy as np  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from ui.layout import page_intro  # noqa: E402
+from ui.live_run import StoppedRun, live_run  # noqa: E402
+from ui.sidebar import current_selection  # noqa: E402
+from vizcore import activations, dream, images  # noqa: E402
 
 MAX_MEGAPIXELS = dream.MAX_PIXELS / 1e6
 

@@ -1,4 +1,4 @@
-"""What every page shares: the sidebar choices (model, image) and a few layout pieces.
+"""The shared sidebar: the model and the image every page works on.
 
 The sidebar is drawn by app.py on every run, before the page, so its widgets keep their values
 across page switches. The active choices live in ``st.session_state`` under the keys below; a
@@ -9,7 +9,6 @@ joins the model picker as "Your model: <file name>".
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,19 +46,6 @@ MODEL_FILE_HELP = (
     "layers, custom objects, TFSMLayer, TorchModuleWrapper, file vocabularies, HDF5 external links, zip "
     "bombs and SavedModels are refused."
 )
-
-
-# Page widgets whose values should survive a visit to another page. Streamlit drops a widget's
-# state on any run that does not draw it; writing it back each run keeps it. Buttons and
-# download buttons cannot be written, so their keys end in one of the excluded suffixes.
-REMEMBERED_PREFIXES = ("explorer_", "filters_", "saliency_", "gradcam_", "dream_", "style_")
-NOT_REMEMBERED_SUFFIXES = ("_run", "_stop", "_png", "_npy", "_json", "_chart", "_compared", "_partial", "_uploads")
-
-
-def remember_page_settings() -> None:
-    for key in list(st.session_state):
-        if str(key).startswith(REMEMBERED_PREFIXES) and not str(key).endswith(NOT_REMEMBERED_SUFFIXES):
-            st.session_state[key] = st.session_state[key]
 
 
 @dataclass(frozen=True)
@@ -218,12 +204,3 @@ def render_sidebar() -> Selection:
 def current_selection() -> Selection:
     """The sidebar's Selection for this run (app.py draws the sidebar before the page)."""
     return st.session_state["selection"]
-
-
-def page_intro(title: str, what_it_shows: str, how_to_read: str) -> None:
-    st.title(title)
-    st.markdown(f"{what_it_shows} {how_to_read}")
-
-
-def json_download(label: str, payload: dict, file_name: str, key: str) -> None:
-    st.download_button(label, json.dumps(payload, indent=2), file_name=file_name, mime="application/json", key=key)

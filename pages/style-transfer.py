@@ -1,13 +1,18 @@
 """Style transfer: the sidebar image repainted with the textures and colours of one or more style images."""
 
-import json
+from ui.navigation import run_through_app
 
-import streamlit as st
+run_through_app()  # first, before the slow imports below: ui/navigation.py says why
 
-from pages.common import UPLOAD_TYPES, current_selection, page_intro
-from pages.live_run import StoppedRun, live_run
-from vizcore import cached, images, style
-from vizcore.errors import VizcoreError
+import json  # noqa: E402  (after run_through_app)
+
+import streamlit as st  # noqa: E402
+
+from ui.layout import page_intro  # noqa: E402
+from ui.live_run import StoppedRun, live_run  # noqa: E402
+from ui.sidebar import UPLOAD_TYPES, current_selection  # noqa: E402
+from vizcore import cached, images, style  # noqa: E402
+from vizcore.errors import VizcoreError  # noqa: E402
 
 page_intro(
     "Style transfer",
