@@ -253,12 +253,31 @@ def go_to(driver, server, page: Page) -> None:
     assert driver.current_url == f"{server.url}/{page.url_path}"
 
 
-def click_button(driver, label_prefix: str) -> None:
+def buttons_starting(driver, label_prefix: str) -> list:
+    """The buttons (and download buttons) on the page whose label starts with ``label_prefix``, faded ones too."""
     xpath = (f'//*[@data-testid="stButton" or @data-testid="stDownloadButton"]'
              f'//button[starts-with(normalize-space(), "{label_prefix}")]')
-    buttons = driver.find_elements(By.XPATH, xpath)
+    return driver.find_elements(By.XPATH, xpath)
+
+
+def click_button(driver, label_prefix: str) -> None:
+    buttons = buttons_starting(driver, label_prefix)
     assert len(buttons) == 1, f"expected one button starting {label_prefix!r}, found {len(buttons)}"
     buttons[0].click()
+
+
+def stop_button_shown(driver, server, page: Page) -> bool:
+    """After pressing the page's run button: True once Stop shows, False if the run ends first."""
+    deadline = time.perf_counter() + RESULT_TIMEOUT_S
+    while time.perf_counter() < deadline:
+        server.check_alive()
+        if buttons_starting(driver, "Stop"):
+            return True
+        state = browser.page_state(driver)
+        if state["script_state"] == "notRunning" and page.result(state):
+            return False
+        time.sleep(browser.POLL_S / 2)
+    return False  # wait_for reports what the page shows
 
 
 def slider_to_minimum(driver, server, label: str) -> None:
@@ -353,6 +372,9 @@ def test_page_shows_its_result(driver, server, page):
         slider_to_minimum(driver, server, page.steps_slider)
         screenshot(driver, f"{page.url_path}-before-run")
         click_button(driver, page.run_button)
+        if stop_button_shown(driver, server, page):  # the run is still going (a short one may finish first)
+            assert not buttons_starting(driver, page.run_button), f"{page.run_button} is still shown beside Stop"
+            driver.save_screenshot(os.path.join(ARTIFACTS, f"{page.url_path}-running.png"))
     state = wait_for(driver, server, f"the {page.title} result", page.result, RESULT_TIMEOUT_S)
     assert page.title in state["titles"]
     screenshot(driver, page.url_path or "predictions")

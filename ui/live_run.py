@@ -45,12 +45,20 @@ def live_run(
     result = store.get(request)
     if result is not None:
         return result
-    partial_key = f"{name}_partial"
+    partial_key, started_key = f"{name}_partial", f"{name}_started"
     partial = st.session_state.get(partial_key)
     stopped_here = partial is not None and partial[0] == request
     warning = st.empty()
     controls = st.empty()
-    if not controls.button(button_label, type="primary", key=f"{name}_run"):
+
+    def start() -> None:
+        st.session_state[started_key] = request
+
+    # Run and Stop are one button (one key) whose label changes in place: a different button drawn
+    # over it would leave it showing, faded, beside Stop until the run ends (Streamlit 1.67). So
+    # the click is read from the callback's flag, before the button is drawn.
+    if st.session_state.pop(started_key, None) != request:
+        controls.button(button_label, type="primary", key=f"{name}_run", on_click=start)
         if stopped_here:
             stopped = partial[1]
             warning.warning(
@@ -60,7 +68,7 @@ def live_run(
             return stopped
         st.info(f"Nothing computed for these settings yet: press {button_label}. Finished results are kept, so coming back is instant.")
         return None
-    controls.button("Stop", key=f"{name}_stop", help="Ends the run after the current step and keeps the last preview.")
+    controls.button("Stop", key=f"{name}_run", help="Ends the run after the current step and keeps the last preview.")
     progress = st.progress(0.0, text="Starting…")
     preview = st.empty()
 
