@@ -36,7 +36,10 @@ with chart_column:
             y=[f"{p.label} ({p.index})" for p in predictions],
             orientation="h",
             text=[f"{p.probability:.1%}" for p in predictions],
-            textposition="auto",
+            # Outside the bar and level: inside a thin bar Plotly turns the text sideways to fit it.
+            textposition="outside",
+            textangle=0,
+            cliponaxis=False,  # a bar near 100% keeps its label, drawn in the right margin
             hovertemplate="%{y}: %{x:.2%}<extra></extra>",
         )
     )
@@ -44,7 +47,7 @@ with chart_column:
         xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
         yaxis=dict(autorange="reversed"),
         height=max(240, 42 * len(predictions) + 80),
-        margin=dict(l=10, r=40, t=10, b=40),
+        margin=dict(l=10, r=60, t=10, b=40),
     )
     st.plotly_chart(figure, key="predictions_chart", config={"displayModeBar": False})
     st.caption(f"Model time: {seconds * 1000:.0f} ms on {cached.cached_device_summary()}.")
