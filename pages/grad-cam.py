@@ -9,13 +9,14 @@ import json  # noqa: E402  (after run_through_app)
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from ui.attribution_view import class_picker, colormap_picker, compute, display_values, map_card  # noqa: E402
+from ui.attribution_view import MapCard, class_picker, colormap_picker, compute, display_values, map_cards  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import attribution, cached, images, viz  # noqa: E402
 
 CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "guided-gradcam")
 COMPARED = "gradcam_compared"  # session key: the request whose comparison the user asked for
+CLASS_COLUMNS = [2, 2, 1, 1]  # first class, second class, opacity, colormap
 
 page_intro(
     "Grad-CAM",
@@ -36,7 +37,7 @@ max_channels = cap_column.number_input("Score-CAM channels", 8, 2048, 256, 8, ke
                                        disabled=method != "scorecam", help="Score-CAM runs the model once per channel.")
 options = {"max_channels": int(max_channels)} if method == "scorecam" else {}
 
-first_column, second_column, opacity_column, colormap_column = st.columns([2, 2, 1, 1])
+first_column, second_column, opacity_column, colormap_column = st.columns(CLASS_COLUMNS)
 with first_column:
     first_class = class_picker(selection, "First class", "gradcam_first", default_rank=0)
 with second_column:
@@ -44,12 +45,12 @@ with second_column:
 opacity = opacity_column.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="gradcam_opacity")
 colormap = colormap_picker(colormap_column, "gradcam_colormap")
 
-for column, class_index, key in ((first_column, first_class, "first"), (second_column, second_class, "second")):
+cards = []
+for class_index, key in ((first_class, "first"), (second_class, "second")):
     computed = compute(selection, method, class_index, layer, **options)
     if computed:
-        with column:
-            map_card(selection, *computed, key=f"cam_{key}", opacity=opacity, colormap=colormap,
-                     parameters=options)
+        cards.append(MapCard(*computed, key=f"cam_{key}", parameters=options))
+map_cards(selection, cards, CLASS_COLUMNS, opacity=opacity, colormap=colormap)  # under the two class pickers
 
 st.subheader("Compare methods")
 st.markdown(

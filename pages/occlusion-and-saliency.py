@@ -6,7 +6,7 @@ run_through_app()  # first, before the slow imports below: ui/navigation.py says
 
 import streamlit as st  # noqa: E402  (after run_through_app)
 
-from ui.attribution_view import class_picker, colormap_picker, compute, display_top, map_card  # noqa: E402
+from ui.attribution_view import MapCard, class_picker, colormap_picker, compute, display_top, map_card, map_cards  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import attribution  # noqa: E402
@@ -38,8 +38,8 @@ fill_column.caption(f"{patch_count} patched images")
 with map_column:
     computed = compute(selection, "occlusion", class_index, patch=patch, stride=stride, fill=fill)
     if computed:
-        map_card(selection, *computed, key="occlusion", overlay=overlay, opacity=opacity, colormap=colormap,
-                 parameters={"patch": patch, "stride": stride, "fill": fill})
+        map_card(selection, MapCard(*computed, key="occlusion", parameters={"patch": patch, "stride": stride, "fill": fill}),
+                 overlay=overlay, opacity=opacity, colormap=colormap)
 
 st.subheader("Gradients")
 chosen = st.multiselect(
@@ -60,7 +60,7 @@ results = {method: computed for method, computed in results.items() if computed}
 scale_max = None
 if shared_scale and results:
     scale_max = max(display_top(result) for result, _ in results.values()) or None
-for column, (method, (result, curves)) in zip(st.columns(max(len(results), 1)), results.items()):
-    with column:
-        map_card(selection, result, curves, key=method, overlay=overlay, opacity=opacity, colormap=colormap,
-                 scale_max=scale_max, parameters=options.get(method, {}))
+cards = [MapCard(result, curves, key=method, parameters=options.get(method, {}))
+         for method, (result, curves) in results.items()]
+if cards:
+    map_cards(selection, cards, len(cards), overlay=overlay, opacity=opacity, colormap=colormap, scale_max=scale_max)

@@ -1,9 +1,11 @@
-"""Layout pieces the two attribution pages share: the class picker and a map with its faithfulness."""
+"""Layout pieces the two attribution pages share: the class picker, and map cards (a map with its faithfulness)."""
 
 from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -74,14 +76,21 @@ def curves_chart(curves: attribution.FaithfulnessCurves, key: str) -> None:
     st.plotly_chart(figure, key=key, config={"displayModeBar": False})
 
 
-def map_card(
-    selection: Selection, result: attribution.AttributionMap, curves: attribution.FaithfulnessCurves, *,
-    key: str, overlay: bool = True, opacity: float = 0.5, colormap: str = "jet", scale_max: float | None = None,
-    parameters: dict | None = None,
-) -> None:
-    """One map: the picture, its numbers, its deletion/insertion curves and its downloads."""
-    title = attribution.METHOD_TITLES[result.method]
-    st.markdown(f"**{title}** · {result.label}")
+@dataclass(frozen=True)
+class MapCard:
+    """One computed map to show: the map, its faithfulness curves, a widget key prefix and the record's extra parameters."""
+
+    result: attribution.AttributionMap
+    curves: attribution.FaithfulnessCurves
+    key: str
+    parameters: dict = field(default_factory=dict)
+
+
+def _card_parts(
+    selection: Selection, card: MapCard, *, overlay: bool, opacity: float, colormap: str, scale_max: float | None,
+) -> tuple[Callable[[], None], ...]:
+    """The card's parts, top to bottom, each drawing into the current container: title, picture, curves, downloads."""
+    result, curves, key = card.result, card.curves, card.key
     values = display_values(result, scale_max)
     size = selection.model.spec.input_size
     picture = (
@@ -94,23 +103,52 @@ def map_card(
         caption += f" · completeness error {error:.1%}"
         if error > IG_COMPLETENESS_TOLERANCE:
             caption += " (raise the IG steps for a more exact map)"
-    st.image(picture, caption=caption, width="stretch")
-    curves_chart(curves, key=f"{key}_curves_chart")
-    record = {
-        "parameters": selection.parameters(method=result.method, class_index=result.class_index, label=result.label,
-                                           layer=result.layer, **(parameters or {})),
-        "class_probability": result.probability,
-        "details": result.details,
-        "deletion_area": curves.deletion_area,
-        "insertion_area": curves.insertion_area,
-        "deletion_curve": curves.deletion.tolist(),
-        "insertion_curve": curves.insertion.tolist(),
-        "fractions": curves.fractions.tolist(),
-    }
-    array_buffer = io.BytesIO()
-    np.save(array_buffer, result.values.astype(np.float32))
-    name = f"{result.method}_{result.class_index}"
-    png, npy, jsn = st.columns(3)
-    png.download_button("PNG", images.encode_png(picture), f"{name}.png", "image/png", key=f"{key}_png")
-    npy.download_button("NPY", array_buffer.getvalue(), f"{name}.npy", "application/octet-stream", key=f"{key}_npy")
-    jsn.download_button("JSON", json.dumps(record, indent=2), f"{name}.json", "application/json", key=f"{key}_json")
+
+    def downloads() -> None:
+        record = {
+            "parameters": selection.parameters(method=result.method, class_index=result.class_index, label=result.label,
+                                               layer=result.layer, **card.parameters),
+            "class_probability": result.probability,
+            "details": result.details,
+            "deletion_area": curves.deletion_area,
+            "insertion_area": curves.insertion_area,
+            "deletion_curve": curves.deletion.tolist(),
+            "insertion_curve": curves.insertion.tolist(),
+            "fractions": curves.fractions.tolist(),
+        }
+        array_buffer = io.BytesIO()
+        np.save(array_buffer, result.values.astype(np.float32))
+        name = f"{result.method}_{result.class_index}"
+        png, npy, jsn = st.columns(3)
+        png.download_button("PNG", images.encode_png(picture), f"{name}.png", "image/png", key=f"{key}_png")
+        npy.download_button("NPY", array_buffer.getvalue(), f"{name}.npy", "application/octet-stream", key=f"{key}_npy")
+        jsn.download_button("JSON", json.dumps(record, indent=2), f"{name}.json", "application/json", key=f"{key}_json")
+
+    return (
+        lambda: st.markdown(f"**{attribution.METHOD_TITLES[result.method]}** · {result.label}"),
+        lambda: st.image(picture, caption=caption, width="stretch"),
+        lambda: curves_chart(curves, key=f"{key}_curves_chart"),
+        downloads,
+    )
+
+
+def map_card(selection: Selection, card: MapCard, *, overlay: bool = True, opacity: float = 0.5,
+             colormap: str = DEFAULT_COLORMAP, scale_max: float | None = None) -> None:
+    """One map in the current container: its title, the picture, its deletion/insertion curves and its downloads."""
+    for draw in _card_parts(selection, card, overlay=overlay, opacity=opacity, colormap=colormap, scale_max=scale_max):
+        draw()
+
+
+def map_cards(selection: Selection, cards: list[MapCard], columns: int | list[int], *, overlay: bool = True,
+              opacity: float = 0.5, colormap: str = DEFAULT_COLORMAP, scale_max: float | None = None) -> None:
+    """Maps side by side, the n-th card in the n-th of ``st.columns(columns)``.
+
+    Each part (titles, pictures, curves, downloads) is a row of its own, so the pictures and curves
+    line up across the cards even when one title or caption wraps onto more lines than the others.
+    """
+    parts = [_card_parts(selection, card, overlay=overlay, opacity=opacity, colormap=colormap, scale_max=scale_max)
+             for card in cards]
+    for row in zip(*parts):
+        for column, draw in zip(st.columns(columns), row):
+            with column:
+                draw()
