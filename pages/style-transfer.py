@@ -49,11 +49,12 @@ if not styles:
 if len(styles) > style.MAX_STYLES:
     st.error(f"Use at most {style.MAX_STYLES} style images at once.")
     st.stop()
-weight_columns = st.columns(len(styles))
-weights = [
-    column.number_input(f"Weight · {name}", 0.0, 10.0, 1.0, 0.25, key=f"style_weight_{key}")
-    for column, name, key in zip(weight_columns, names, keys)
-]
+# Each chosen style: what it looks like, and its weight in the blend. As many columns as styles may be
+# chosen, so that a thumbnail stays small and its name fits on its line.
+weights = []
+for column, pixels, name, key in zip(st.columns(style.MAX_STYLES), styles, names, keys):
+    column.image(pixels, caption=name, width="stretch")
+    weights.append(column.number_input("Weight in the blend", 0.0, 10.0, 1.0, 0.25, key=f"style_weight_{key}"))
 strength_column, size_column, steps_column, tv_column, start_column, seed_column = st.columns(6)
 strength = strength_column.slider("Style strength", 0.5, 50.0, 5.0, 0.5, key="style_strength")
 size = size_column.select_slider("Output size (px)", (128, 192, 256, 384, 512, 768), 256, key="style_size")
@@ -82,10 +83,8 @@ if isinstance(result, StoppedRun):
     st.image(picture, caption=f"Stopped at step {result.step}")
 else:
     picture, record = result.image, {"parameters": parameters, **result.summary()}
-    content_column, styles_column, result_column = st.columns([2, 1, 2])
+    content_column, result_column = st.columns(2)  # the styles are shown above, with their weights
     content_column.image(selection.pixels, caption="Content", width="stretch")
-    for pixels, name in zip(styles, names):
-        styles_column.image(pixels, caption=f"Style · {name}", width="stretch")
     result_column.image(picture, caption=f"Styled: {result.steps_done} steps in {result.seconds:.1f} s", width="stretch")
     st.caption(f"Final distances (scale-free): content {result.content_loss:.3f} · style {result.style_loss:.3f} · "
                f"total variation {result.tv_loss:.3f}")

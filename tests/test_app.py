@@ -251,10 +251,12 @@ def test_style_transfer_blends_two_styles(app):
     app.select_slider(key="style_size").set_value(128)
     app.slider(key="style_steps").set_value(20).run()
     assert len([box for box in app.number_input if box.label.startswith("Weight")]) == 2
+    styles = ["sample:immunohistochemistry", "sample:hubble_deep_field"]
+    assert [image.proto.imgs[0].caption for image in app.main.get("image")] == styles  # shown before Paint
     app.button(key="style_run").click().run()
     assert_healthy(app)
     captions = [image.proto.imgs[0].caption for image in app.main.get("image")]
-    assert captions[-1].startswith("Styled: 20 steps") and sum(c.startswith("Style ·") for c in captions) == 2
+    assert captions[:2] == styles and captions[-1].startswith("Styled: 20 steps")
     assert "content" in app.main.caption[-1].value and "style" in app.main.caption[-1].value
     assert [b.label for b in app.get("download_button")] == ["Styled PNG", "Parameters JSON"]
 
