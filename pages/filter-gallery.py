@@ -20,6 +20,7 @@ from vizcore.models.layers import feature_map_layers  # noqa: E402
 
 PREVIEW_EVERY = 8
 GRID_COLUMNS = 8
+TILE_WIDTH = 112  # CSS px per finished image on the page: about GRID_COLUMNS to a row
 SIZES = (64, 96, 128, 192, 256, 384, 512)
 
 page_intro(
@@ -115,16 +116,14 @@ if isinstance(gallery, StoppedRun):
                       f"{layer}_filters_step{gallery.step}.json", key="filters_preview_json")
     st.stop()
 
-grid = viz.image_grid(gallery.images, GRID_COLUMNS)
-st.image(
-    grid,
-    caption=f"{layer}: channels {channels_text.strip()} ({len(gallery.channels)} images, {gallery.steps_done} steps, "
-    f"{gallery.seconds:.1f} s), "
-    "in reading order",
-)
-
+# Each image's channel (channel.image when there are several images per channel), on its tile and in the chart.
 labels = [f"{channel}" if settings.images_per_channel == 1 else f"{channel}.{index % settings.images_per_channel}"
           for index, channel in enumerate(gallery.channels)]
+st.image(list(gallery.images), caption=[f"channel {label}" for label in labels], width=TILE_WIDTH)
+st.caption(f"{layer}: channels {channels_text.strip()} ({len(gallery.channels)} images, {gallery.steps_done} steps, "
+           f"{gallery.seconds:.1f} s)")
+grid = viz.image_grid(gallery.images, GRID_COLUMNS)  # the download: every image in one PNG, in reading order
+
 figure = go.Figure([
     go.Bar(name="start (grey noise)", x=labels, y=gallery.initial_activation, marker_color="#bbbbbb"),
     go.Bar(name="its synthesised image", x=labels, y=gallery.final_activation, marker_color="#1f77b4"),

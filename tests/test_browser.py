@@ -95,7 +95,7 @@ PAGES = [
     Page("Predictions", "", browser.predictions_visible),
     Page("Activation explorer", "activation-explorer", lambda state: bool(image_captions_starting(state, "Channels "))),
     Page("Filter gallery", "filter-gallery",
-         lambda state: any("in reading order" in caption for caption in state["image_captions"]),
+         lambda state: bool(image_captions_starting(state, "channel ")),  # each finished image has its channel
          run_button="Render", steps_slider="Steps", settings_expander="Settings"),
     Page("Occlusion & saliency", "occlusion-and-saliency", maps_shown(5)),  # occlusion + 4 gradient methods
     Page("Grad-CAM", "grad-cam", maps_shown(2)),  # two classes side by side
