@@ -101,6 +101,7 @@ def test_bad_upload_is_one_sentence_and_keeps_working(app):
     _upload(app, "notes.png", b"this is not an image", "image/png")
     assert_healthy(app)
     assert "not an image vizcore can read" in app.sidebar.error[0].value
+    assert not app.sidebar.info  # a file was uploaded: no "No image uploaded yet" beside its error
     assert chart_labels(app)[0].startswith(CAT_LABELS)  # still serving the sample
 
 

@@ -157,14 +157,15 @@ def _image_picker() -> tuple[str, images.PreparedImage]:
         )
         if upload is None:
             st.session_state.pop(ACTIVE_UPLOAD, None)  # the user removed the file
+            st.sidebar.info("No image uploaded yet: using the sample photo below.")
         else:
             try:
                 st.session_state[ACTIVE_UPLOAD] = (upload.name, cached.uploaded_image(upload.getvalue()))
             except VizcoreError as error:
-                st.sidebar.error(f"{upload.name}: {error}")  # the previous image stays in use
+                # Only the error: the image in use (the previous upload or the sample) is captioned below.
+                st.sidebar.error(f"{upload.name}: {error}")
         if ACTIVE_UPLOAD in st.session_state:
             return st.session_state[ACTIVE_UPLOAD]
-        st.sidebar.info("No image uploaded yet: using the sample photo below.")
     name = st.sidebar.selectbox("Sample photo", images.SAMPLE_NAMES, key=SAMPLE_CHOICE)
     return f"sample:{name}", cached.sample_image(name)
 
