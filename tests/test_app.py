@@ -114,6 +114,17 @@ def test_offline_zoo_model_keeps_the_previous_model(app, tmp_path, monkeypatch):
     assert chart_labels(app)[0].startswith(CAT_LABELS)
 
 
+def test_model_picker_marks_the_models_that_download_their_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # a Keras cache holding VGG19's weights file and no other
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "vgg19_weights_tf_dim_ordering_tf_kernels.h5").write_bytes(b"")
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    assert_healthy(at)
+    picker = at.sidebar.selectbox(key="model_choice")
+    assert {"EfficientNet-Lite0 (embedded)", "VGG16 (downloads weights)", "VGG19"} <= set(picker.options)
+    assert picker.value == "efficientnet_lite0"  # marking changes no choice
+
+
 def test_bad_upload_after_a_good_one_keeps_the_good_one(app, coffee):
     buffer = io.BytesIO()
     Image.fromarray(coffee).save(buffer, "JPEG")

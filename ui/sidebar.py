@@ -40,6 +40,11 @@ PREPROCESSING_HELP = (
     "Xception style. caffe: VGG and ResNet style (BGR, ImageNet mean subtracted). torch: ImageNet mean/std. "
     "none: raw 0-255, for models that start with their own Rescaling or Normalization layer."
 )
+NEEDS_DOWNLOAD = "(downloads weights)"  # short: the sidebar's picker clips longer entries
+MODEL_HELP = (
+    "Every page uses this model. A model marked (downloads weights) fetches its ImageNet weights from "
+    "the network the first time it is chosen, into the Keras cache; offline, the current model stays."
+)
 MODEL_FILE_HELP = (
     "A model saved with Keras (model.save('model.keras'), or legacy .h5), up to 200 MB, loaded for your "
     "session only. It is checked before loading: only built-in Keras image layers are allowed, so Lambda "
@@ -66,19 +71,23 @@ class Selection:
         return {"model": self.model_name, "image": self.image_name, "image_sha1": self.image_key, **extra}
 
 
-def _model_label(name: str) -> str:
+def _model_name(name: str) -> str:
     if models.is_user_model(name):
         return f"Your model: {st.session_state[USER_MODEL][1]}"
-    spec = models.get_spec(name)
-    if models.weights_available_offline(spec):
-        return spec.display_name
-    return f"{spec.display_name} (downloads weights)"
+    return models.get_spec(name).display_name
+
+
+def _model_label(name: str) -> str:
+    """The picker's entry: the model's name, marked when choosing it means a download (which fails offline)."""
+    if models.is_user_model(name) or models.weights_available_offline(models.get_spec(name)):
+        return _model_name(name)
+    return f"{_model_name(name)} {NEEDS_DOWNLOAD}"
 
 
 def _load_chosen_model() -> None:
     choice = st.session_state[MODEL_CHOICE]
     try:
-        with st.spinner(f"Loading {_model_label(choice)}…"):
+        with st.spinner(f"Loading {_model_name(choice)}…"):
             cached.model_for(choice)
     except VizcoreError as error:
         st.session_state[MODEL_ERROR] = str(error)
@@ -143,7 +152,8 @@ def _model_picker() -> str:
     st.session_state.setdefault(MODEL_CHOICE, st.session_state[ACTIVE_MODEL])
     choices = list(models.MODELS) + ([st.session_state[USER_MODEL][0]] if USER_MODEL in st.session_state else [])
     labels = {name: _model_label(name) for name in choices}  # fixed now: format_func may be called after the run
-    st.sidebar.selectbox("Model", choices, key=MODEL_CHOICE, format_func=labels.get, on_change=_load_chosen_model)
+    st.sidebar.selectbox("Model", choices, key=MODEL_CHOICE, format_func=labels.get, on_change=_load_chosen_model,
+                         help=MODEL_HELP)
     if MODEL_ERROR in st.session_state:
         st.sidebar.error(st.session_state.pop(MODEL_ERROR))
     return st.session_state[ACTIVE_MODEL]
