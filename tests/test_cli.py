@@ -264,7 +264,7 @@ def test_guided_backprop_has_one_title_everywhere():
     (["gradcam", "sample:chelsea", "--class", "1000"], "Class index must be between 0 and 999, not 1000."),
     (["scorecam", "sample:chelsea", "--layer", "logits"], "Layer 'logits' has no spatial map for a CAM"),
     (["occlusion", "sample:chelsea", "--patch", "0"], "Occlusion patch must be 1 to the model's input size in px, not 0 px."),
-    (["occlusion", "sample:chelsea", "--stride", "300"], "Patch and stride must be between 1 and 224 px."),
+    (["occlusion", "sample:chelsea", "--stride", "300"], "Occlusion stride must be 1 to 224 px, not 300 px."),
     (["smoothgrad", "sample:chelsea", "--samples", "0"], "SmoothGrad samples must be 1 to 512, not 0."),
     (["smoothgrad", "sample:chelsea", "--noise", "1.5"], "SmoothGrad noise must be 0 to 1, not 1.5."),
     (["ig", "sample:chelsea", "--steps", "1"], "Integrated Gradients steps must be 2 to 512, not 1."),

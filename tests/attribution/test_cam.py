@@ -76,5 +76,5 @@ def test_bad_class_or_layer_is_one_sentence(embedded_model, chelsea):
         attribution.gradcam(embedded_model, chelsea, layer="head_rel")
     with pytest.raises(VizcoreError, match="Unknown method"):
         attribution.explain(embedded_model, chelsea, "lime")
-    with pytest.raises(VizcoreError, match="at least 1 channel"):
+    with pytest.raises(VizcoreError, match="Score-CAM channels must be at least 1, not 0"):
         cam.scorecam(embedded_model, chelsea, max_channels=0)

@@ -49,7 +49,7 @@ def test_gradient_methods_on_a_nested_model(nested_loaded):
 def test_bad_options_say_why(embedded_model, chelsea):
     with pytest.raises(VizcoreError, match="Unknown baseline"):
         attribution.integrated_gradients(embedded_model, chelsea, baseline="white")
-    with pytest.raises(VizcoreError, match="SmoothGrad needs"):
+    with pytest.raises(VizcoreError, match="SmoothGrad samples must be 1 to 512, not 0"):
         attribution.smoothgrad(embedded_model, chelsea, samples=0)
-    with pytest.raises(VizcoreError, match="between 2 and"):
+    with pytest.raises(VizcoreError, match="Integrated Gradients steps must be 2 to 512, not 1"):
         gradients.integrated_gradients(embedded_model, chelsea, steps=1)

@@ -2,62 +2,77 @@
 
 ``explain(model, pixels, method)`` runs any method by its CLI name; every map is S x S float32 at
 the model input's resolution. One module per family: ``gradients`` (saliency, SmoothGrad,
-Integrated Gradients, guided backpropagation), ``occlusion``, ``cam`` (Grad-CAM, Grad-CAM++,
-Score-CAM, guided Grad-CAM), ``faithfulness`` (deletion and insertion curves). They run on
+Integrated Gradients, guided backpropagation), ``occlusion_sensitivity``, ``cam`` (Grad-CAM,
+Grad-CAM++, Score-CAM, guided Grad-CAM), ``deletion_insertion`` (how faithful a map is); the
+``methods`` table holds every method's title, options and ranges. They run on
 views of the flat model copy that ``vizcore.models.derived`` keeps per model, which is what makes
 nested models work and keeps the shared model unchanged.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import importlib
 
-from vizcore.attribution.cam import gradcam, gradcam_plus_plus, guided_gradcam, scorecam
-from vizcore.attribution.common import AttributionMap
-from vizcore.attribution.faithfulness import FaithfulnessCurves, faithfulness
-from vizcore.attribution.gradients import guided_backprop, integrated_gradients, saliency, smoothgrad
 from vizcore.attribution.methods import METHODS as METHOD_TABLE
-from vizcore.attribution.occlusion import occlusion, patch_positions
 from vizcore.errors import VizcoreError
-from vizcore.models.layers import default_cam_layer, spatial_layer_names
-from vizcore.models.spec import LoadedModel
 
-# The functions behind the method table's names (vizcore/attribution/methods.py: titles, options, ranges).
+# Where each method and export lives. Loaded on first use, so importing the method table (the
+# CLI's --help, a page's widgets) does not start TensorFlow. No module is named like a function
+# it exports: importing a submodule sets the package attribute of its name to the module.
 _FUNCTIONS = {
-    "occlusion": occlusion,
-    "saliency": saliency,
-    "smoothgrad": smoothgrad,
-    "ig": integrated_gradients,
-    "guided": guided_backprop,
-    "gradcam": gradcam,
-    "gradcam++": gradcam_plus_plus,
-    "scorecam": scorecam,
-    "guided-gradcam": guided_gradcam,
+    "occlusion": ("vizcore.attribution.occlusion_sensitivity", "occlusion"),
+    "saliency": ("vizcore.attribution.gradients", "saliency"),
+    "smoothgrad": ("vizcore.attribution.gradients", "smoothgrad"),
+    "ig": ("vizcore.attribution.gradients", "integrated_gradients"),
+    "guided": ("vizcore.attribution.gradients", "guided_backprop"),
+    "gradcam": ("vizcore.attribution.cam", "gradcam"),
+    "gradcam++": ("vizcore.attribution.cam", "gradcam_plus_plus"),
+    "scorecam": ("vizcore.attribution.cam", "scorecam"),
+    "guided-gradcam": ("vizcore.attribution.cam", "guided_gradcam"),
 }
-METHODS = {name: _FUNCTIONS[name] for name in METHOD_TABLE}
+_EXPORTS = {
+    **{attribute: module for module, attribute in _FUNCTIONS.values()},
+    "AttributionMap": "vizcore.attribution.common",
+    "FaithfulnessCurves": "vizcore.attribution.deletion_insertion",
+    "faithfulness": "vizcore.attribution.deletion_insertion",
+    "patch_positions": "vizcore.attribution.occlusion_sensitivity",
+    "default_cam_layer": "vizcore.models.layers",
+    "spatial_layer_names": "vizcore.models.layers",
+}
 LAYER_METHODS = tuple(name for name, method in METHOD_TABLE.items() if method.needs_layer)
 METHOD_TITLES = {name: method.title for name, method in METHOD_TABLE.items()}
 
 
-def explain(
-    loaded: LoadedModel, pixels: np.ndarray, method: str, class_index: int | None = None, layer: str | None = None,
-    **options,
-) -> AttributionMap:
-    """The ``method`` map for RGB uint8 ``pixels`` and ``class_index`` (top-1 when None).
+def method_function(name: str):
+    """The function behind a method's name in the table (``"ig"`` -> ``integrated_gradients``)."""
+    if name not in _FUNCTIONS:
+        raise VizcoreError(f"Unknown method {name!r}: choose one of {', '.join(METHOD_TABLE)}.")
+    module, attribute = _FUNCTIONS[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+def explain(loaded, pixels, method: str, class_index: int | None = None, layer: str | None = None, **options):
+    """The ``method`` map (an AttributionMap) for RGB uint8 ``pixels`` and ``class_index`` (top-1 when None).
 
     ``layer`` applies to the CAM methods (default: the model's Grad-CAM layer); ``options`` are
     the method's own keyword arguments (``patch``, ``samples``, ``steps``, ``baseline``...).
     """
-    if method not in METHODS:
-        raise VizcoreError(f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
+    function = method_function(method)
     if method in LAYER_METHODS:
-        return METHODS[method](loaded, pixels, class_index, layer, **options)
-    return METHODS[method](loaded, pixels, class_index, **options)
+        return function(loaded, pixels, class_index, layer, **options)
+    return function(loaded, pixels, class_index, **options)
+
+
+def __getattr__(name):
+    if name == "METHODS":
+        return {method: method_function(method) for method in METHOD_TABLE}
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vizcore.attribution' has no attribute {name!r}")
 
 
 __all__ = [
-    "LAYER_METHODS", "METHODS", "METHOD_TABLE", "METHOD_TITLES", "AttributionMap", "FaithfulnessCurves", "default_cam_layer",
-    "explain",
-    "faithfulness", "gradcam", "gradcam_plus_plus", "guided_backprop", "guided_gradcam", "integrated_gradients",
-    "occlusion", "patch_positions", "saliency", "scorecam", "smoothgrad", "spatial_layer_names",
+    "LAYER_METHODS", "METHODS", "METHOD_TABLE", "METHOD_TITLES", "explain", "method_function", *_EXPORTS,
 ]

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from vizcore.attribution.common import AttributionMap, batches, choose_class, image_batch, scores, softmax, upsample
 from vizcore.attribution.gradients import guided_backprop
-from vizcore.errors import VizcoreError
+from vizcore.attribution.methods import METHODS
 from vizcore.models.graph import SCORE
 from vizcore.models.layers import check_cam_layer, default_cam_layer
 from vizcore.models.spec import LoadedModel
@@ -83,8 +83,7 @@ def scorecam(
 
     Costs one forward pass per channel, so only the ``max_channels`` most active channels are used.
     """
-    if max_channels < 1:
-        raise VizcoreError(f"Score-CAM needs at least 1 channel, not {max_channels}.")
+    METHODS["scorecam"].check({"max_channels": max_channels})
     layer, batch, class_index, label, probability = _layer_and_class(loaded, pixels, layer, class_index)
     features = np.asarray(loaded.call(layer_features, layer, batch, view=loaded.derived.attribution((layer,))))[0]
     size = loaded.spec.input_size

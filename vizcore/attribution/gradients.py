@@ -12,14 +12,14 @@ import numpy as np
 import tensorflow as tf
 
 from vizcore.attribution.common import AttributionMap, batches, choose_class, image_batch
+from vizcore.attribution.methods import METHODS
 from vizcore.errors import VizcoreError
 from vizcore.models.graph import SCORE
 from vizcore.models.spec import LoadedModel
 
 GRADIENT_CHUNK = 16  # images per gradient call: bounds memory for SmoothGrad and IG
-BASELINES = ("black", "blurred", "noise")
+BASELINES = METHODS["ig"].option("baseline").choices
 BLUR_SIGMA = 0.1  # of the image side, for the blurred baseline
-MAX_SAMPLES = 512
 
 
 def scores_and_input_gradients(model, batch, class_index):
@@ -60,8 +60,7 @@ def smoothgrad(
     noise: float = 0.15, seed: int = 0,
 ) -> AttributionMap:
     """SmoothGrad: absolute gradients averaged over ``samples`` noisy copies (noise as a share of the input range)."""
-    if not 1 <= samples <= MAX_SAMPLES or not 0 <= noise <= 1:
-        raise VizcoreError(f"SmoothGrad needs 1 to {MAX_SAMPLES} samples and a noise level between 0 and 1.")
+    METHODS["smoothgrad"].check({"samples": samples, "noise": noise})
     batch, class_index, label, probability = _prepared(loaded, pixels, class_index)
     spread = noise * float(batch.max() - batch.min())
     rng = np.random.default_rng(seed)
@@ -98,8 +97,7 @@ def integrated_gradients(
     ``values`` is the signed attribution summed over colour channels. ``details`` holds the
     completeness check: the attributions should sum to f(image) - f(baseline).
     """
-    if not 2 <= steps <= MAX_SAMPLES:
-        raise VizcoreError(f"Integrated Gradients needs between 2 and {MAX_SAMPLES} steps, not {steps}.")
+    METHODS["ig"].check({"steps": steps, "baseline": baseline})
     batch, class_index, label, probability = _prepared(loaded, pixels, class_index)
     image = batch[0]
     reference = baseline_image(loaded, image, baseline, seed)

@@ -94,6 +94,9 @@ class Method:
     needs_layer: bool = False  # a CAM method: it reads a convolutional layer (default: the model's Grad-CAM layer)
     options: tuple[Option, ...] = ()
 
+    def option(self, name: str) -> Option:
+        return next(option for option in self.options if option.name == name)
+
     def defaults(self) -> dict:
         return {option.name: option.default for option in self.options}
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vizcore import attribution
-from vizcore.attribution.occlusion import patch_positions
+from vizcore.attribution.occlusion_sensitivity import patch_positions
 from vizcore.errors import VizcoreError
 
 from .conftest import hottest_region, in_face
@@ -38,5 +38,5 @@ def test_every_fill_works(embedded_model, chelsea, fill):
 def test_bad_options_say_why(embedded_model, chelsea):
     with pytest.raises(VizcoreError, match="Unknown fill"):
         attribution.occlusion(embedded_model, chelsea, fill="pink")
-    with pytest.raises(VizcoreError, match="Patch and stride"):
+    with pytest.raises(VizcoreError, match="Occlusion patch must be 1 to 224 px, not 0 px"):
         attribution.occlusion(embedded_model, chelsea, patch=0)

@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 
 from vizcore.attribution.common import AttributionMap, batches, choose_class, class_scores, image_batch, softmax
+from vizcore.attribution.methods import METHODS
 from vizcore.errors import VizcoreError
 from vizcore.models.spec import LoadedModel
 
-FILLS = ("grey", "mean", "blur")
+FILLS = METHODS["occlusion"].option("fill").choices
 # Patched copies per forward pass. The activations of one chunk set the peak memory (about 60 MB
 # for EfficientNet-Lite0 at 224 px with 8; 390 MB with 32) while the speed per copy barely changes.
 OCCLUSION_CHUNK = 8
@@ -49,10 +50,7 @@ def occlusion(
     supports the class. Patches slide by ``stride`` px over the model-sized image.
     """
     size = loaded.spec.input_size
-    if not 1 <= patch <= size or not 1 <= stride <= size:
-        raise VizcoreError(f"Patch and stride must be between 1 and {size} px.")
-    if fill not in FILLS:
-        raise VizcoreError(f"Unknown fill {fill!r}: choose one of {', '.join(FILLS)}.")
+    METHODS["occlusion"].check({"patch": patch, "stride": stride, "fill": fill}, input_size=size)
     batch = image_batch(loaded, pixels)
     class_index, label, probability = choose_class(loaded, batch, class_index)
     image = batch.numpy()[0]
