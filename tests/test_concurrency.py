@@ -22,7 +22,6 @@ from test_app import APP, _upload, assert_healthy
 
 from ui.sidebar import UPLOAD as IMAGE_UPLOAD
 from vizcore import attribution, cached, dream, images, predictions
-from vizcore.attribution import cam, common
 
 MODEL_NAME = "efficientnet_lite0"
 TIMEOUT_S = 300  # one run while seven other sessions share two cores
@@ -33,12 +32,8 @@ AREA_TOLERANCE = 0.0015  # the page prints areas with 3 decimals
 ACTIVATION_TOLERANCE = 0.0015  # likewise the dream's mean activations
 RERUN_SIZES = ((48, 64), (200, 150), (224, 224), (333, 500), (768, 1024), (1200, 900))  # (height, width)
 TABBY = 281
-# The module-level tf.functions behind the Predictions and Grad-CAM pages.
-TRACED_FUNCTIONS = {
-    "predictions._forward": predictions._forward,
-    "attribution.common._scores": common._scores,
-    "attribution.cam._features_and_gradients": cam._features_and_gradients,
-}
+# The traced functions behind the Predictions and Grad-CAM pages (kept per model view).
+TRACED_FUNCTIONS = ("forward", "scores", "features_and_gradients")
 
 
 @pytest.fixture
@@ -210,7 +205,8 @@ def _generated_image(height, width, seed):
 
 
 def _tracing_counts():
-    return {name: function.experimental_get_tracing_count() for name, function in TRACED_FUNCTIONS.items()}
+    counts = cached.shared_model(MODEL_NAME).derived.tracing_counts()
+    return {name: counts.get(name, 0) for name in TRACED_FUNCTIONS}
 
 
 def _show_on_both_pages(at, height, width, seed):
