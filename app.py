@@ -20,9 +20,10 @@ PAGES = [
 # call, the browser keeps showing the navigation it last received.
 navigation = st.navigation(PAGES)
 
-from ui.navigation import remember_page_settings  # noqa: E402
+from ui.navigation import page_run, remember_page_settings  # noqa: E402
 from ui.sidebar import render_sidebar  # noqa: E402
 
 remember_page_settings()
 render_sidebar()
-navigation.run()
+with page_run():
+    navigation.run()

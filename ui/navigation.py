@@ -10,7 +10,7 @@ navigation. A URL that names no file gets Streamlit's "Page not found" notice an
 
 So page files are named after their URL paths (app.py lets st.Page infer ``url_path`` from the
 file name), which makes the legacy runner find the requested page, and every page calls
-``run_through_app()`` first: run by the legacy runner, it runs app.py in its place, within the
+``run_through_app()`` first: run by the legacy runner (not inside app.py's ``page_run()``), it runs app.py in its place, within the
 same script run (as the legacy runner itself does for the root URL). app.py's ``st.navigation``
 turns the legacy runner off, sends the real navigation and runs this same page, now under the
 sidebar; then the outer run of the page stops. The same run, not a rerun, so whatever started it
@@ -21,11 +21,17 @@ seconds a cold TensorFlow import takes.
 
 from __future__ import annotations
 
+import contextlib
 import runpy
+import threading
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+# Set while app.py runs the chosen page. Per thread: each session's script runs in a thread of its
+# own, while Streamlit's legacy-runner flag is one for the whole process and changes under
+# concurrent first runs (and under AppTest, which resets it for every run).
+_running_through_app = threading.local()
 
 # Page widgets whose values should survive a visit to another page. Streamlit drops a widget's
 # state on any run that does not draw it; writing it back each run keeps it. Buttons and
@@ -41,12 +47,22 @@ def remember_page_settings() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+@contextlib.contextmanager
+def page_run():
+    """app.py runs the chosen page inside this, so the page knows it runs through app.py."""
+    _running_through_app.active = True
+    try:
+        yield
+    finally:
+        _running_through_app.active = False
+
+
 def run_through_app() -> None:
     """Call first in every page script: when Streamlit's legacy runner ran the page alone, run app.py instead.
 
     Through app.py (every run but a server process's first) this does nothing. See the module docstring.
     """
-    if not PagesManager.uses_pages_directory:
+    if getattr(_running_through_app, "active", False):
         return
     runpy.run_path(get_script_run_ctx().main_script_path, run_name="__main__")  # draws this page, under the sidebar
     st.stop()  # the page has been drawn through app.py: not a second time here
