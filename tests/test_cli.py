@@ -1,9 +1,14 @@
-"""The CLI as a user runs it: a subprocess, its exit status, stdout and stderr.
+"""The CLI as a user runs it: its exit status, stdout and stderr.
 
-Every run goes through ``NO_DOWNLOADS``, which makes any Keras download fail loudly, so no test
-reaches the network whether or not the machine has it (a keras.applications model is 14-550 MB).
+Most tests run ``vizcore.cli.main`` in this process (loading TensorFlow and the embedded model
+once, not once per test); the tests that are about the process itself (the ``vizcore`` command,
+``python -m vizcore``, nothing else on stderr) run it as a subprocess. Either way every Keras
+download fails loudly, so no test reaches the network whether or not the machine has it (a
+keras.applications model is 14-550 MB).
 """
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -17,8 +22,12 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-# `vizcore ARGS` with every Keras download replaced by a failure (Keras calls file_utils.get_file
-# at download time, so replacing the attribute reaches every keras.applications constructor).
+def _refuse_download(fname, origin=None, *args, **kwargs):
+    raise OSError(f"URL fetch failure on {origin}: downloads are stubbed out in tests")
+
+
+# `vizcore ARGS` in a subprocess, with every Keras download replaced by a failure (Keras calls
+# file_utils.get_file at download time, so replacing the attribute reaches every keras.applications constructor).
 NO_DOWNLOADS = """
 import sys
 from vizcore import cli
@@ -31,11 +40,58 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-def run_cli(*args, env_extra=None, cwd=ROOT, command=None):
+def run_cli_process(*args, env_extra=None, cwd=ROOT, command=None):
     env = {**os.environ, **(env_extra or {})}
     env.pop("VIZCORE_DEBUG", None)
     command = command or [sys.executable, "-c", NO_DOWNLOADS]
     return subprocess.run([*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+_EMBEDDED = {}  # the embedded model, loaded once for every in-process run
+
+
+@contextlib.contextmanager
+def _environment(values: dict):
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_cli(*args, env_extra=None):
+    """``vizcore ARGS`` in this process: a CompletedProcess with the exit status and what it printed."""
+    import vizcore
+    from keras.src.utils import file_utils
+
+    from vizcore import cli
+
+    load_model = vizcore.load_model
+
+    def load_once(name=vizcore.DEFAULT_MODEL, *options, **keywords):
+        if name == vizcore.DEFAULT_MODEL and not options and not keywords:
+            if name not in _EMBEDDED:
+                _EMBEDDED[name] = load_model(name)
+            return _EMBEDDED[name]
+        return load_model(name, *options, **keywords)
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved_get_file = file_utils.get_file
+    environment = {"VIZCORE_DEBUG": "0", **(env_extra or {})}
+    try:
+        file_utils.get_file = _refuse_download
+        vizcore.load_model = load_once
+        with _environment(environment), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = cli.main([str(arg) for arg in args])
+    finally:
+        file_utils.get_file = saved_get_file
+        vizcore.load_model = load_model
+    return subprocess.CompletedProcess(list(args), code, stdout.getvalue(), stderr.getvalue())
 
 
 def assert_one_sentence_error(result):
@@ -51,9 +107,9 @@ def test_predict_json_on_a_file(tmp_path, chelsea):
     image = tmp_path / "cat.jpg"
     Image.fromarray(chelsea).save(image, quality=95)
     view, array = tmp_path / "view.png", tmp_path / "probabilities.npy"
-    result = run_cli("predict", str(image), "--top", "3", "--json", "--out", str(view), "--array", str(array))
+    result = run_cli_process("predict", str(image), "--top", "3", "--json", "--out", str(view), "--array", str(array))
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    assert result.stderr == ""  # a whole process: not even TensorFlow's start-up lines
     summary = json.loads(result.stdout)
     assert summary["model"] == "efficientnet_lite0"
     assert [set(p) for p in summary["predictions"]] == [{"index", "label", "probability"}] * 3
@@ -396,8 +452,13 @@ def test_predict_default_top_fits_a_model_with_three_classes(tmp_path):
 # --- the command as installed ---
 
 
+def test_a_user_error_in_a_process_is_one_line_on_stderr():
+    line = assert_one_sentence_error(run_cli_process("gradcam", "sample:chelsea", "--layer", "head_rel"))
+    assert "closest: head_relu" in line
+
+
 def test_python_dash_m_vizcore_runs_the_cli():
-    result = run_cli("predict", "sample:coffee", "--top", "1", command=[sys.executable, "-m", "vizcore"])
+    result = run_cli_process("predict", "sample:coffee", "--top", "1", command=[sys.executable, "-m", "vizcore"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(" 1. ") and result.stderr == ""
 
@@ -406,8 +467,8 @@ def test_the_vizcore_command_works_from_any_folder(tmp_path):
     # `pip install -e .` (make run / make test) puts the console script next to this Python.
     command = shutil.which("vizcore", path=os.path.dirname(sys.executable))
     assert command, "no vizcore command beside this Python: run `make test`, or `pip install -e .` in the venv"
-    result = run_cli("models", "--json", cwd=tmp_path, command=[command])
+    result = run_cli_process("models", "--json", cwd=tmp_path, command=[command])
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["models"][0]["name"] == "efficientnet_lite0"
-    usage = run_cli("paint", cwd=tmp_path, command=[command])
+    usage = run_cli_process("paint", cwd=tmp_path, command=[command])
     assert usage.returncode == 2 and usage.stderr.strip().endswith("(see vizcore --help).")
