@@ -1,6 +1,7 @@
 """The dashboard as a user drives it, through Streamlit's AppTest."""
 
 import base64
+import gc
 import io
 import json
 import os
@@ -183,6 +184,37 @@ def test_filter_gallery_renders_caches_and_downloads(app):
     assert_healthy(app)
     assert not app.info and any("4 images, 32 steps" in caption.value for caption in app.main.caption)
     assert len(app.main.get("image")[-1].proto.imgs) == 4
+
+
+LAYER_CHANGES = 20
+LAYER_CHANGES_LIMIT_MB = 30.0
+
+
+def _rss_mb() -> float:
+    gc.collect()
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_twenty_layer_changes_in_the_filter_gallery_stay_small(app):
+    """Choosing a layer reads its shape; it used to build a folded copy of the model per layer (73 MB for 8)."""
+    from vizcore import cached
+    from vizcore.models.layers import feature_map_layers
+
+    app.switch_page("pages/filter-gallery.py").run()
+    model = cached.shared_model("efficientnet_lite0")
+    derived = model.derived
+    deep = [info.name for info in feature_map_layers(model)][-2 * (LAYER_CHANGES + 2):]
+    for layer in deep[:4:2]:  # the first changes fill Streamlit's and the page's own caches
+        app.selectbox(key="filters_layer_efficientnet_lite0").set_value(layer).run()
+    views, before = len(derived), _rss_mb()
+    for layer in deep[4::2][:LAYER_CHANGES]:
+        app.selectbox(key="filters_layer_efficientnet_lite0").set_value(layer).run()
+        assert_healthy(app)
+        assert app.selectbox(key="filters_layer_efficientnet_lite0").value == layer
+    growth = _rss_mb() - before
+    assert len(derived) == views  # no model view was built for a layer nobody rendered
+    assert growth <= LAYER_CHANGES_LIMIT_MB, f"{LAYER_CHANGES} layer changes added {growth:.1f} MB"
 
 
 def test_filter_gallery_bad_channels_is_one_sentence(app):
