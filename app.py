@@ -20,8 +20,11 @@ PAGES = [
 # call, the browser keeps showing the navigation it last received.
 navigation = st.navigation(PAGES)
 
-from ui.navigation import page_run, remember_page_settings  # noqa: E402
-from ui.sidebar import render_sidebar  # noqa: E402
+from vizcore.log_lines import TENSORFLOW_IMPORT_LINES, without_lines  # noqa: E402
+
+with without_lines(*TENSORFLOW_IMPORT_LINES):  # TensorFlow loads here: its build notices stay out of the log
+    from ui.navigation import page_run, remember_page_settings
+    from ui.sidebar import render_sidebar
 
 remember_page_settings()
 render_sidebar()

@@ -31,6 +31,7 @@ from PIL import Image
 
 import browser
 import vizcore
+from vizcore.log_lines import TENSORFLOW_IMPORT_LINES
 
 try:
     from selenium.webdriver.common.action_chains import ActionChains
@@ -359,6 +360,10 @@ def test_a_page_url_as_a_new_servers_first_request_shows_that_page(dialog_record
         assert driver.current_url == f"{fresh.url}/{page.url_path}"
         assert state["titles"] == [page.title]
         screenshot(driver, f"first-request-{page.url_path or 'predictions'}")
+    log = (tmp_path / "server.log").read_text()  # what a user starting the server reads
+    assert "vizcore computes on: CPU (no GPU found)" in log or "vizcore computes on: GPU" in log, log
+    assert "cuInit" not in log and "external IP" not in log and "Traceback" not in log, log
+    assert not any(notice in log for notice in TENSORFLOW_IMPORT_LINES), log
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[page.url_path or "predictions" for page in PAGES])

@@ -5,6 +5,7 @@ import sys
 import tensorflow as tf
 
 from vizcore import device
+from vizcore.log_lines import without_lines
 
 
 def test_summary_names_the_device_tensorflow_sees():
@@ -37,7 +38,7 @@ def test_no_cuinit_error_line_where_no_gpu_can_exist():
 
 
 def test_only_the_expected_probe_line_is_dropped(capfd):
-    with device._without_lines(device.EXPECTED_PROBE_LINE):
+    with without_lines(device.EXPECTED_PROBE_LINE):
         os.write(2, b"E0000 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error (303)\n")
         os.write(2, b"E0000 some_other.cc:1] a real problem\n")
     assert capfd.readouterr().err == "E0000 some_other.cc:1] a real problem\n"

@@ -73,7 +73,10 @@ def model_for(name: str) -> models.LoadedModel:
 
 @st.cache_resource(show_spinner=False)
 def cached_device_summary() -> str:
-    return device_summary()
+    """The sidebar's "Computing on:" line, worked out once per server process and written to its log."""
+    summary = device_summary()
+    print(f"  vizcore computes on: {summary}", flush=True)  # next to Streamlit's "URL:" line
+    return summary
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -11,14 +11,13 @@ so a broken driver still shows its error.
 
 from __future__ import annotations
 
-import contextlib
 import glob
-import os
 import sys
-import tempfile
 import threading
 
 import tensorflow as tf
+
+from vizcore.log_lines import without_lines
 
 _configure_lock = threading.Lock()
 _configured = False
@@ -35,33 +34,10 @@ def has_nvidia_device_node() -> bool:
     return any(glob.glob(pattern) for pattern in NVIDIA_DEVICE_PATTERNS)
 
 
-@contextlib.contextmanager
-def _without_lines(marker: str):
-    """Run the body with file descriptor 2 captured, then write back every line not containing ``marker``.
-
-    C++ logging writes to the descriptor directly, so sys.stderr alone cannot catch it. Lines other
-    threads write meanwhile come out after the body instead of during it; none are lost.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = [line for line in captured.read().splitlines(keepends=True) if marker.encode() not in line]
-            if kept:
-                os.write(2, b"".join(kept))
-
-
 def _list_gpus() -> list:
     if has_nvidia_device_node():
         return tf.config.list_physical_devices("GPU")
-    with _without_lines(EXPECTED_PROBE_LINE):
+    with without_lines(EXPECTED_PROBE_LINE):
         return tf.config.list_physical_devices("GPU")
 
 
