@@ -9,7 +9,7 @@ import json  # noqa: E402  (after run_through_app)
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from ui.attribution_view import MapCard, class_picker, colormap_picker, compute, display_values, map_cards  # noqa: E402
+from ui.attribution_view import MapCard, class_picker, colormap_picker, compute, map_cards, option_widget  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import attribution, cached, images, viz  # noqa: E402
@@ -33,8 +33,8 @@ layer = layer_column.selectbox(
     "Layer", layers, index=layers.index(default_layer), key=f"gradcam_layer_{selection.model_name}",
     help="Defaults to the model's Grad-CAM layer: the last with a spatial map larger than 1 x 1.",
 )
-max_channels = cap_column.number_input("Score-CAM channels", 8, 2048, 256, 8, key="gradcam_scorecam_channels",
-                                       disabled=method != "scorecam", help="Score-CAM runs the model once per channel.")
+max_channels = option_widget(cap_column, "scorecam", "max_channels", "gradcam_scorecam_channels",
+                             disabled=method != "scorecam")
 options = {"max_channels": int(max_channels)} if method == "scorecam" else {}
 
 first_column, second_column, opacity_column, colormap_column = st.columns(CLASS_COLUMNS)
@@ -69,7 +69,7 @@ if st.button("Compare all methods", key="gradcam_compare_run") or st.session_sta
     progress.empty()
     ranked.sort(key=lambda pair: pair[1].deletion_area)
     view = images.fit_to_model(selection.pixels, selection.model.spec.input_size)
-    tiles = [viz.overlay(view, display_values(result, None), opacity, colormap) for result, _ in ranked]
+    tiles = [viz.overlay(view, viz.display_map(result.values, result.method), opacity, colormap) for result, _ in ranked]
     for column, (result, curves), tile in zip(st.columns(len(ranked)), ranked, tiles):
         column.image(tile, width="stretch")
         column.caption(f"**{attribution.METHOD_TITLES[result.method]}**  \ndeletion {curves.deletion_area:.3f}  \n"

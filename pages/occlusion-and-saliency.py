@@ -6,10 +6,10 @@ run_through_app()  # first, before the slow imports below: ui/navigation.py says
 
 import streamlit as st  # noqa: E402  (after run_through_app)
 
-from ui.attribution_view import MapCard, class_picker, colormap_picker, compute, display_top, map_card, map_cards  # noqa: E402
+from ui.attribution_view import MapCard, class_picker, colormap_picker, compute, map_card, map_cards, option_widget  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
-from vizcore import attribution  # noqa: E402
+from vizcore import attribution, viz  # noqa: E402
 
 GRADIENT_METHODS = ("saliency", "smoothgrad", "ig", "guided")
 
@@ -29,11 +29,12 @@ colormap = colormap_picker(colormap_column, "saliency_colormap")
 
 st.subheader("Occlusion")
 patch_column, stride_column, fill_column, map_column = st.columns([1, 1, 1, 2])
-patch = patch_column.slider("Patch (px)", 8, 112, 32, 4, key="saliency_patch")
-stride = stride_column.slider("Stride (px)", 4, 112, 16, 4, key="saliency_stride")
-fill = fill_column.radio("Hide with", ("grey", "mean", "blur"), key="saliency_fill",
-                         format_func={"grey": "grey", "mean": "image mean", "blur": "blurred patch"}.get)
-patch_count = len(attribution.patch_positions(selection.model.spec.input_size, patch, stride))
+input_size = selection.model.spec.input_size
+patch = option_widget(patch_column, "occlusion", "patch", "saliency_patch", input_size)
+stride = option_widget(stride_column, "occlusion", "stride", "saliency_stride", input_size)
+fill = option_widget(fill_column, "occlusion", "fill", "saliency_fill",
+                     format_func={"grey": "grey", "mean": "image mean", "blur": "blurred patch"}.get)
+patch_count = len(attribution.patch_positions(input_size, patch, stride))
 fill_column.caption(f"{patch_count} patched images")
 with map_column:
     computed = compute(selection, "occlusion", class_index, patch=patch, stride=stride, fill=fill)
@@ -47,10 +48,10 @@ chosen = st.multiselect(
     format_func=attribution.METHOD_TITLES.get,
 )
 samples_column, noise_column, steps_column, baseline_column, scale_column = st.columns(5)
-samples = samples_column.slider("SmoothGrad samples", 4, 128, 32, 4, key="saliency_samples")
-noise = noise_column.slider("SmoothGrad noise", 0.0, 0.5, 0.15, 0.05, key="saliency_noise")
-steps = steps_column.slider("IG steps", 8, 256, 64, 8, key="saliency_ig_steps")
-baseline = baseline_column.radio("IG baseline", ("black", "blurred", "noise"), key="saliency_ig_baseline")
+samples = option_widget(samples_column, "smoothgrad", "samples", "saliency_samples")
+noise = option_widget(noise_column, "smoothgrad", "noise", "saliency_noise")
+steps = option_widget(steps_column, "ig", "steps", "saliency_ig_steps")
+baseline = option_widget(baseline_column, "ig", "baseline", "saliency_ig_baseline")
 shared_scale = scale_column.radio("Colour scale", ("per map", "shared"), key="saliency_scale",
                                   help="Shared: the gradient maps use one scale, so their strengths compare.") == "shared"
 
@@ -59,7 +60,7 @@ results = {method: compute(selection, method, class_index, **options.get(method,
 results = {method: computed for method, computed in results.items() if computed}
 scale_max = None
 if shared_scale and results:
-    scale_max = max(display_top(result) for result, _ in results.values()) or None
+    scale_max = max(viz.display_top(result.values) for result, _ in results.values()) or None
 cards = [MapCard(result, curves, key=method, parameters=options.get(method, {}))
          for method, (result, curves) in results.items()]
 if cards:

@@ -13,6 +13,8 @@ import streamlit as st
 
 from ui.sidebar import Selection
 from vizcore import attribution, cached, images, viz
+from vizcore.attribution.methods import METHODS as METHOD_TABLE
+from vizcore.attribution.methods import SLIDER
 from vizcore.errors import VizcoreError
 
 TOP_CLASSES = 5
@@ -31,20 +33,30 @@ def class_picker(selection: Selection, label: str, key: str, default_rank: int =
     )
 
 
-DISPLAY_PERCENTILE = 99.5  # gradient maps are a few extreme pixels: scale to a high percentile, not the maximum
 DEFAULT_COLORMAP = "jet"
 IG_COMPLETENESS_TOLERANCE = 0.05
 
 
-def display_top(result: attribution.AttributionMap) -> float:
-    return float(np.percentile(np.maximum(result.values, 0.0), DISPLAY_PERCENTILE))
+def option_widget(container, method: str, option: str, key: str, input_size: int | None = None, **widget_options):
+    """The widget for one option of a method, built from its row in the method table (label, default, range, help).
 
-
-def display_values(result: attribution.AttributionMap, scale_max: float | None) -> np.ndarray:
-    """0..1 values for display: the map's positive evidence over ``scale_max`` (its own high percentile when None)."""
-    positive = np.maximum(result.values, 0.0)
-    top = scale_max if scale_max is not None else display_top(result)
-    return np.clip(positive / top, 0.0, 1.0) if top > 0 else positive
+    The label is the method's title and the option's, e.g. "SmoothGrad samples"; ``widget_options``
+    (``disabled``, ``format_func``...) pass through to Streamlit.
+    """
+    row = METHOD_TABLE[method]
+    spec = row.option(option)
+    label = f"{row.title} {spec.label.lower()}" + (f" ({spec.unit})" if spec.unit else "")
+    if spec.choices:
+        return container.radio(label, spec.choices, index=spec.choices.index(spec.default), key=key, help=spec.help,
+                               **widget_options)
+    upper = spec.upper(input_size)
+    minimum = spec.kind(spec.minimum)
+    step = spec.kind(spec.step) if spec.step is not None else None
+    if spec.widget == SLIDER and upper is not None:
+        return container.slider(label, minimum, spec.kind(upper), spec.default, step, key=key, help=spec.help,
+                                **widget_options)
+    maximum = spec.kind(upper) if upper is not None else None
+    return container.number_input(label, minimum, maximum, spec.default, step, key=key, help=spec.help, **widget_options)
 
 
 def colormap_picker(column, key: str) -> str:
@@ -91,7 +103,7 @@ def _card_parts(
 ) -> tuple[Callable[[], None], ...]:
     """The card's parts, top to bottom, each drawing into the current container: title, picture, curves, downloads."""
     result, curves, key = card.result, card.curves, card.key
-    values = display_values(result, scale_max)
+    values = viz.display_map(result.values, result.method, scale_max)
     size = selection.model.spec.input_size
     picture = (
         viz.overlay(images.fit_to_model(selection.pixels, size), values, opacity, colormap)
