@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# Test processes: two keep both cores of a small machine busy (each loads TensorFlow, about 1.5 GB).
+TEST_WORKERS ?= 2
 # The address the start-up line shows. Set, so Streamlit prints one URL instead of looking up this
 # machine's public IP on the internet (a 2 s wait and a warning when offline); where the server
 # listens does not change.
@@ -40,7 +42,7 @@ run: $(RUNTIME_STAMP)
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --browser.serverAddress $(HOST)
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -c tests/pytest.ini --rootdir=. tests
+	$(BIN)/python -m pytest -c tests/pytest.ini --rootdir=. -n $(TEST_WORKERS) --dist loadfile tests
 
 e2e: browser-deps $(DEV_STAMP)
 	$(BIN)/python -m pytest -c tests/pytest.ini --rootdir=. tests/test_browser.py
