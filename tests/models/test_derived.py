@@ -87,7 +87,7 @@ def test_views_are_bounded_least_recently_used_first(nested_loaded):
     assert len(derived) == 3
     assert derived.extractor("base_conv1") is first
     assert derived.extractor("base_bn") is not None and len(derived) == 3
-    assert MAX_VIEWS >= 8
+    assert MAX_VIEWS >= 4  # Grad-CAM, the explorer and the gallery in use at once keep their views
 
 
 def test_a_layer_a_batch_norm_was_folded_into_is_read_exactly(embedded_model, chelsea):

@@ -26,7 +26,7 @@ from vizcore.models.folding import folded_convolutions, folded_copy
 from vizcore.models.graph import SCORE, all_layers, flat_copy
 from vizcore.models.layers import unknown_layer
 
-MAX_VIEWS = 16  # layer views kept per model (least recently used dropped first)
+MAX_VIEWS = 6  # layer views kept per model, least recently used dropped first: a deep view with its traces is ~15 MB
 
 # Kinds of copy, each built at most once per model.
 FLAT = "flat"  # one graph, nested models inlined, {"score": logits} output; exact
