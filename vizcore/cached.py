@@ -18,6 +18,7 @@ function finds its model through ``model_for(name)``.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -75,7 +76,7 @@ def model_for(name: str) -> models.LoadedModel:
 def cached_device_summary() -> str:
     """The sidebar's "Computing on:" line, worked out once per server process and written to its log."""
     summary = device_summary()
-    print(f"  vizcore computes on: {summary}", flush=True)  # next to Streamlit's "URL:" line
+    print(f"  vizcore computes on: {summary}", file=sys.stderr, flush=True)  # the server log, not a script's stdout
     return summary
 
 
