@@ -79,11 +79,6 @@ def ascent_step(
     return parameters, first_moment, second_moment, scores
 
 
-@tf.function(reduce_retracing=True)
-def _to_rgb(parameterization, parameters):
-    return parameterization.to_rgb(parameters)
-
-
 @dataclass(frozen=True)
 class Progress:
     step: int  # steps done so far
@@ -143,7 +138,7 @@ def render(
     tensor_targets = {name: tf.constant(value) for name, value in (targets or {}).items()}
     seed_tensor = tf.constant(seed, tf.int32)
     rate = tf.constant(learning_rate, tf.float32)
-    initial_images = np.asarray(_to_rgb(parameterization, parameters))
+    initial_images = np.asarray(parameterization.to_rgb(parameters))
     scores = np.zeros(batch, np.float32)
     start = time.perf_counter()
     step = 0
@@ -162,10 +157,10 @@ def render(
         scores = np.asarray(step_scores)
         if on_progress is not None:
             preview = step == steps or (preview_every > 0 and step % preview_every == 0)
-            images = np.asarray(_to_rgb(parameterization, parameters)) if preview else None
+            images = np.asarray(parameterization.to_rgb(parameters)) if preview else None
             on_progress(Progress(step, steps, scores, images))
     return RenderResult(
-        images=np.asarray(_to_rgb(parameterization, parameters)),
+        images=np.asarray(parameterization.to_rgb(parameters)),
         initial_images=initial_images,
         scores=scores,
         steps_done=step,
