@@ -258,12 +258,12 @@ def fit_to_model(pixels: np.ndarray, size: int) -> np.ndarray:
     evaluation framing. Every method crops the same way, so maps line up with this picture.
     """
     height, width = pixels.shape[:2]
-    scale = size / min(height, width)
-    new_width, new_height = max(size, round(width * scale)), max(size, round(height * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    resized = cv2.resize(pixels, (new_width, new_height), interpolation=interpolation)
-    top, left = (new_height - size) // 2, (new_width - size) // 2
-    return np.ascontiguousarray(resized[top : top + size, left : left + size])
+    side = min(height, width)
+    # Cropped before resizing: a 20000 x 8 strip would otherwise be enlarged whole (560000 x 224) first.
+    top, left = (height - side) // 2, (width - side) // 2
+    square = pixels[top : top + side, left : left + side]
+    interpolation = cv2.INTER_AREA if size < side else cv2.INTER_CUBIC
+    return np.ascontiguousarray(cv2.resize(square, (size, size), interpolation=interpolation))
 
 
 def thumbnail(pixels: np.ndarray, max_side: int = 512) -> np.ndarray:
