@@ -73,12 +73,12 @@ MATMUL_REPEATS = 5
 SEED = 0
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="timed dream steps per run, both sides")
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="square image side in px")
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="interleaved rounds; medians are reported")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 
@@ -219,8 +219,9 @@ def matmul_flops_per_second():
     return 2.0 * MATMUL_SIZE**3 / best
 
 
-def main():
-    args = parse_args()
+def measure(argv=None):
+    """The JSON record (main prints it; bench/gpu.py calls this)."""
+    args = parse_args(argv)
     load_at_start = load_average()
     import cv2
     import tensorflow as tf
@@ -289,7 +290,11 @@ def main():
             "FLOP count leaves out; a 2048^2 matmul reuses every loaded value 2048 times."
         ),
     }
-    print(json.dumps(report, indent=2))
+    return report
+
+
+def main():
+    print(json.dumps(measure(), indent=2))
     return 0
 
 

@@ -1,4 +1,7 @@
-"""Claim (issue #3): the filter gallery renders 16 channels as one batch at least 8x faster than one at a time.
+"""Claims: the filter gallery renders 16 channels as one batch at least 8x faster than one at a time
+(issue #3), and its default recipe reaches the former recipe's quality in at most half the time (issue #14).
+
+Part 1, batching (issue #3).
 
 Subject: ``vizcore.filters.visualise_filters`` on the embedded EfficientNet-Lite0, the model's first
 gallery preset (``spec.presets.gallery[0]``: ``stage4_block3_add``, channels 0-15), all 16 images in
@@ -34,7 +37,25 @@ image), the channels' mean activation on each side's final images, measured the 
 sanity check that both optimised; not a quality comparison), and why the ratio is bounded on a
 CPU.
 
-Run: ``cd /work/main && .venv/bin/python bench/filters.py [--steps N] [--size PX] [--channels K] [--repeats R]``
+The vizcore side of part 1 renders every step at full size (``coarse_share=0``), so both sides do
+the same work per step; the progressive default is part 2's subject.
+
+Part 2, time to quality (issue #14). Baseline: the former default recipe, 256 full-size steps
+(``former_recipe``: Fourier decay 1, every step at 128 px with the full transforms). Subject: the
+default ``FilterSettings()`` (128 steps: 80 on a half-size tile of a 2 x 2-periodic image, 48 at
+full size with gentler transforms after a learning-rate warm-up). Same model,
+preset, channels, size and seed. Each run previews its images every ``--every`` steps; the time of
+each preview is recorded (wall and process CPU, less the time spent taking previews), and after
+the run each preview's activations are measured (the objective's unit on the uint8 image, no
+transforms). A channel's reference is the baseline run's final activation; the time to quality
+is the first preview at which EVERY channel has reached ``QUALITY_SHARE`` (90%) of its
+reference. Reported: both times, ``time_to_quality_ratio`` = subject / baseline (target at most
+0.5, in wall and in CPU time), each run's whole duration, the per-channel activation of the
+subject's final images over the reference, and simple image statistics (contrast, clipped
+pixels) to go with the grids that ``--grids DIR`` saves as PNG. Rounds alternate the two runs.
+
+Run: ``cd /work/main && .venv/bin/python bench/filters.py [--steps N] [--size PX] [--channels K] [--repeats R]
+[--rounds R] [--every N] [--grids DIR] [--part batching|quality|both]``
 """
 
 import os
@@ -44,6 +65,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
@@ -59,6 +81,10 @@ DEFAULT_REPEATS = 3  # rounds of (vizcore gallery, baseline gallery), interleave
 SEED = 0
 TARGET_RATIO = 8.0
 WARMUP_STEPS = 2
+QUALITY_SHARE = 0.9  # of the baseline's final activation, per channel
+TARGET_TIME_TO_QUALITY_RATIO = 0.5
+DEFAULT_ROUNDS = 1  # of (baseline run, default run) for part 2
+DEFAULT_EVERY = 8  # steps between the previews whose activations are measured
 
 # keras.io recipe constants
 BASELINE_LEARNING_RATE = 10.0
@@ -67,13 +93,24 @@ BASELINE_BORDER = 2  # feature-map units left out of the loss on each side
 BASELINE_DISPLAY_STD = 0.15
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="gradient steps per image, both sides")
-    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="image side in px, both sides")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="part 1: gradient steps per image, both sides")
+    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="image side in px, both sides, both parts")
     parser.add_argument("--channels", type=int, default=DEFAULT_CHANNELS, help="first K channels of the preset's range")
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="interleaved rounds; medians are reported")
-    return parser.parse_args()
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="part 1: interleaved rounds; medians are reported")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="part 2: interleaved rounds; medians are reported")
+    parser.add_argument("--every", type=int, default=DEFAULT_EVERY, help="part 2: steps between measured previews")
+    parser.add_argument("--grids", default=None, metavar="DIR", help="part 2: save both recipes' final grids as PNG here")
+    parser.add_argument("--part", choices=("batching", "quality", "both"), default="both", help="which claim to measure")
+    return parser.parse_args(argv)
+
+
+def former_recipe(size):
+    """The default recipe before issue #14: 256 steps, all at full size, Fourier decay 1."""
+    from vizcore import filters
+
+    return filters.FilterSettings(steps=256, size=size, decay=1.0, coarse_share=0.0, seed=SEED)
 
 
 
@@ -152,20 +189,14 @@ def channel_activations(loaded, layer, images, channels):
     return unit_activations(loaded, layer, images)[np.arange(len(channels)), channels]
 
 
-def main():
-    args = parse_args()
-    load_at_start = load_average()
-
-    import vizcore
+def batching(loaded, layer, channels, args):
+    """Part 1: the batched gallery against keras.io's one-filter-at-a-time loop, same steps, all at full size."""
     from vizcore import filters
 
-    loaded = vizcore.load_model(MODEL_NAME)
-    layer, channel_text = loaded.spec.presets.gallery[0]
-    channels = filters.parse_channels(channel_text, filters.layer_channel_count(loaded, layer))[: args.channels]
-    settings = filters.FilterSettings(steps=args.steps, size=args.size, seed=SEED)
+    settings = filters.FilterSettings(steps=args.steps, size=args.size, seed=SEED, coarse_share=0.0)
 
     # Untimed warm-ups: both sides trace their step once.
-    warmup = filters.FilterSettings(steps=WARMUP_STEPS, size=args.size, seed=SEED)
+    warmup = dataclasses.replace(settings, steps=WARMUP_STEPS)
     filters.visualise_filters(loaded, layer, channels, warmup)
     baseline = KerasIoFilters(loaded.keras_model, layer, args.size, args.steps)
     baseline.visualize_filter(channels[0], np.random.default_rng(SEED), WARMUP_STEPS)
@@ -190,14 +221,9 @@ def main():
     ratio = vizcore_rate / baseline_rate
     vizcore_final = channel_activations(loaded, layer, gallery.images, channels)
     baseline_final = channel_activations(loaded, layer, baseline_images, channels)
-    report = {
+    return {
         "claim": "filter gallery: 16 channels rendered as one batch vs keras.io's one-filter-at-a-time loop",
-        "model": MODEL_NAME,
-        **run_environment(load_at_start),
-        "layer": layer,
-        "channels": channels,
         "steps": args.steps,
-        "size_px": args.size,
         "rounds": args.repeats,
         "vizcore": {
             "wall_seconds": round(vizcore_seconds, 3),
@@ -236,7 +262,145 @@ def main():
             "needs hardware that one small image leaves mostly idle, such as a GPU."
         ),
     }
-    print(json.dumps(report, indent=2))
+
+
+def previewed_run(loaded, layer, channels, settings, every):
+    """One gallery with previews every ``every`` steps: (gallery, [(step, wall s, cpu s, uint8 images)]).
+
+    The times leave out the time spent taking previews, so they are the render's own.
+    """
+    from vizcore import filters
+
+    previews, spent = [], [0.0, 0.0]
+
+    def keep(progress):
+        wall, cpu = time.perf_counter(), time.process_time()
+        if progress.images is not None:
+            previews.append((progress.step, wall - start[0] - spent[0], cpu - start[1] - spent[1],
+                             filters.to_uint8(progress.images)))
+        spent[0] += time.perf_counter() - wall
+        spent[1] += time.process_time() - cpu
+
+    start = [time.perf_counter(), time.process_time()]
+    gallery = filters.visualise_filters(loaded, layer, channels, settings, preview_every=every, on_progress=keep,
+                                        max_seconds=None)
+    return gallery, previews
+
+
+def image_statistics(images):
+    values = images.astype(np.float32)
+    return {
+        "contrast_std": round(float(values.std()), 1),
+        "clipped_pixel_share": round(float(((images <= 5) | (images >= 250)).mean()), 4),
+    }
+
+
+def time_to_quality(loaded, layer, channels, size, rounds=DEFAULT_ROUNDS, every=DEFAULT_EVERY, grids=None):
+    """Part 2: the former recipe against the default, time until every channel reaches 90% of the former's activation."""
+    from vizcore import filters, images, viz
+
+    subject_settings = filters.FilterSettings(size=size, seed=SEED)
+    baseline_settings = former_recipe(size)
+    rows = np.arange(len(channels))
+    for settings in (baseline_settings, subject_settings):  # untimed: traces every stage's step
+        filters.visualise_filters(loaded, layer, channels, dataclasses.replace(settings, steps=4))
+
+    def activations(previews):
+        return np.stack([filters.unit_activations(loaded, layer, picture)[rows, channels] for *_, picture in previews])
+
+    def reached(previews, values, reference):
+        ok = np.all(values >= QUALITY_SHARE * reference, axis=1)
+        if not ok.any():
+            return None
+        step, wall, cpu, _ = previews[int(np.argmax(ok))]
+        return {"step": int(step), "wall_seconds": round(wall, 3), "cpu_seconds": round(cpu, 3)}
+
+    results = []
+    for _ in range(rounds):
+        baseline, baseline_previews = previewed_run(loaded, layer, channels, baseline_settings, every)
+        subject, subject_previews = previewed_run(loaded, layer, channels, subject_settings, every)
+        reference = baseline.final_activation
+        results.append({
+            "baseline": reached(baseline_previews, activations(baseline_previews), reference),
+            "subject": reached(subject_previews, activations(subject_previews), reference),
+            "baseline_run": (baseline.seconds, baseline_previews[-1][2]),
+            "subject_run": (subject.seconds, subject_previews[-1][2]),
+            "activation_ratio": subject.final_activation / reference,
+        })
+    if grids:
+        os.makedirs(grids, exist_ok=True)
+        for name, gallery in (("former_recipe", baseline), ("default_recipe", subject)):
+            with open(os.path.join(grids, f"filters_{name}.png"), "wb") as file:
+                file.write(images.encode_png(viz.image_grid(gallery.images, 8)))
+
+    def median(key, field):
+        values = [row[key][field] for row in results if row[key] is not None]
+        return round(float(np.median(values)), 3) if len(values) == len(results) else None
+
+    baseline_wall, subject_wall = median("baseline", "wall_seconds"), median("subject", "wall_seconds")
+    baseline_cpu, subject_cpu = median("baseline", "cpu_seconds"), median("subject", "cpu_seconds")
+    ratio = subject_wall / baseline_wall if subject_wall is not None and baseline_wall else None
+    cpu_ratio = subject_cpu / baseline_cpu if subject_cpu is not None and baseline_cpu else None
+    activation_ratio = results[-1]["activation_ratio"]
+    return {
+        "claim": "filter gallery: the default recipe reaches 90% of the former recipe's activation, every channel, in half the time",
+        "quality_share": QUALITY_SHARE,
+        "rounds": rounds,
+        "preview_every_steps": every,
+        "baseline_former_recipe": {
+            "settings": dataclasses.asdict(baseline_settings),
+            "time_to_quality": [row["baseline"] for row in results],
+            "whole_run_wall_seconds": [round(row["baseline_run"][0], 3) for row in results],
+            "whole_run_cpu_seconds": [round(row["baseline_run"][1], 3) for row in results],
+            "images": image_statistics(baseline.images),
+        },
+        "subject_default_recipe": {
+            "settings": dataclasses.asdict(subject_settings),
+            "stages": [
+                {"steps": stage.steps, "tile": stage.tile, "warm_up": stage.warm_up, "rate": stage.rate,
+                 "transforms": [repr(transform) for transform in stage.transforms]}
+                for stage in subject_settings.stages()
+            ],
+            "time_to_quality": [row["subject"] for row in results],
+            "whole_run_wall_seconds": [round(row["subject_run"][0], 3) for row in results],
+            "whole_run_cpu_seconds": [round(row["subject_run"][1], 3) for row in results],
+            "images": image_statistics(subject.images),
+        },
+        "time_to_quality_ratio": None if ratio is None else round(ratio, 3),
+        "time_to_quality_ratio_in_cpu_time": None if cpu_ratio is None else round(cpu_ratio, 3),
+        "whole_default_run_over_baseline_time_to_quality": (
+            round(float(np.median([row["subject_run"][0] for row in results])) / baseline_wall, 3) if baseline_wall else None
+        ),
+        "target_ratio_at_most": TARGET_TIME_TO_QUALITY_RATIO,
+        "meets_target": bool(ratio is not None and ratio <= TARGET_TIME_TO_QUALITY_RATIO),
+        "activation_ratio_per_channel": {int(c): round(float(r), 3) for c, r in zip(channels, activation_ratio)},
+        "activation_ratio_min": round(float(activation_ratio.min()), 3),
+        "activation_ratio_median": round(float(np.median(activation_ratio)), 3),
+        "grids": None if not grids else [os.path.join(grids, f"filters_{name}.png") for name in ("former_recipe", "default_recipe")],
+    }
+
+
+def measure(argv=None):
+    """Both parts' JSON record, for ``main`` and for bench/gpu.py."""
+    args = parse_args(argv)
+    load_at_start = load_average()
+
+    import vizcore
+    from vizcore import filters
+
+    loaded = vizcore.load_model(MODEL_NAME)
+    layer, channel_text = loaded.spec.presets.gallery[0]
+    channels = filters.parse_channels(channel_text, filters.layer_channel_count(loaded, layer))[: args.channels]
+    report = {"model": MODEL_NAME, **run_environment(load_at_start), "layer": layer, "channels": channels, "size_px": args.size}
+    if args.part in ("batching", "both"):
+        report["batching"] = batching(loaded, layer, channels, args)
+    if args.part in ("quality", "both"):
+        report["time_to_quality"] = time_to_quality(loaded, layer, channels, args.size, args.rounds, args.every, args.grids)
+    return report
+
+
+def main(argv=None):
+    print(json.dumps(measure(argv), indent=2))
     return 0
 
 

@@ -56,10 +56,10 @@ MIN_MAP_CORRELATION = 0.9  # maps as returned (different upsampling)
 MIN_CAM_CORRELATION = 0.99  # the same CAM upsampled the same way: float noise only
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="timed calls per library")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def end_before_softmax(model):
@@ -103,8 +103,9 @@ def pearson(first, second):
     return float(np.corrcoef(np.ravel(first), np.ravel(second))[0, 1])
 
 
-def main():
-    args = parse_args()
+def measure(argv=None):
+    """The JSON record (main prints it; bench/gpu.py calls this)."""
+    args = parse_args(argv)
     load_at_start = load_average()
     import tf_keras_vis
     from scipy.stats import spearmanr
@@ -166,8 +167,13 @@ def main():
         "cam_correlation_same_upsampling": round(cam_correlation, 6),
         "like_for_like": like_for_like,
     }
+    return report
+
+
+def main():
+    report = measure()
     print(json.dumps(report, indent=2))
-    return 0 if like_for_like else 1
+    return 0 if report["like_for_like"] else 1
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ MEGABYTE = 1024 * 1024
 APPROACHES = ("baseline_all_at_once", "vizcore")
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", default=DEFAULT_SETTINGS, help="comma-separated PATCH/STRIDE pairs in pixels")
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="timed calls of each approach per child")
@@ -85,7 +85,7 @@ def parse_args():
     parser.add_argument("--patch", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stride", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--map-out", help=argparse.SUPPRESS)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def resident_bytes() -> int:
@@ -253,11 +253,9 @@ def compare_setting(patch, stride, args, folder):
     }
 
 
-def main():
-    args = parse_args()
-    if args.child:
-        run_child(args)
-        return 0
+def measure(argv=None):
+    """The JSON record (main prints it; bench/gpu.py calls this)."""
+    args = parse_args(argv)
     load_at_start = load_average()
 
 
@@ -275,8 +273,17 @@ def main():
         "settings": rows,
         "like_for_like": like_for_like,
     }
+    return report
+
+
+def main():
+    args = parse_args()
+    if args.child:
+        run_child(args)
+        return 0
+    report = measure()
     print(json.dumps(report, indent=2))
-    return 0 if like_for_like else 1
+    return 0 if report["like_for_like"] else 1
 
 
 if __name__ == "__main__":

@@ -43,11 +43,11 @@ DEFAULT_REPEATS = 5
 DEFAULT_TOP_K = 5
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="timed calls per image and subject")
     parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="classes asked of vizcore")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 
@@ -156,8 +156,9 @@ def measure_cache_hits(images, repeats, top_k):
     return hit_ms
 
 
-def main():
-    args = parse_args()
+def measure(argv=None):
+    """The JSON record (main prints it; bench/gpu.py calls this)."""
+    args = parse_args(argv)
     load_at_start = load_average()
     silence_streamlit()
 
@@ -185,8 +186,13 @@ def main():
         "same_top1": same_top1,
         "per_image": rows,
     }
+    return report
+
+
+def main():
+    report = measure()
     print(json.dumps(report, indent=2))
-    return 0 if same_top1 else 1
+    return 0 if report["same_top1"] else 1
 
 
 if __name__ == "__main__":

@@ -67,12 +67,12 @@ TUTORIAL_CONTENT_WEIGHT = 1e4
 TUTORIAL_TOTAL_VARIATION_WEIGHT = 30
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="timed steps per run, both sides")
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="longer side of the images in px")
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="interleaved rounds; medians are reported")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 
@@ -172,8 +172,9 @@ def baseline_step_seconds(run_steps, steps):
     return (time.perf_counter() - start) / steps, (time.process_time() - cpu_start) / steps
 
 
-def main():
-    args = parse_args()
+def measure(argv=None):
+    """The JSON record (main prints it; bench/gpu.py calls this)."""
+    args = parse_args(argv)
     load_at_start = load_average()
 
     import vizcore
@@ -228,7 +229,11 @@ def main():
             "content": round(last.content_loss, 4), "style": round(last.style_loss, 4), "tv": round(last.tv_loss, 4),
         },
     }
-    print(json.dumps(report, indent=2))
+    return report
+
+
+def main():
+    print(json.dumps(measure(), indent=2))
     return 0
 
 

@@ -59,7 +59,8 @@ channels_text = channels_column.text_input("Channels", key=channels_key, help="F
 
 with st.expander("Settings", expanded=False):
     first, second, third = st.columns(3)
-    steps = first.slider("Steps", 16, 1024, 256, 16, key="filters_steps")
+    steps = first.slider("Steps", 16, 1024, filters.FilterSettings.steps, 16, key="filters_steps",
+                         help="The first 5/8 refine a half-size tile of a repeating image, the rest the full-size image.")
     size = first.select_slider("Image size (px)", SIZES, 128, key="filters_size")
     learning_rate = first.number_input("Learning rate", 0.001, 1.0, 0.05, 0.01, format="%.3f", key="filters_lr")
     seed = first.number_input("Random seed", 0, 2**31 - 1, 0, key="filters_seed")

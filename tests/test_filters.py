@@ -99,3 +99,23 @@ def test_a_long_gallery_stops_at_its_time_cap(embedded_model):
     )
     assert gallery.stopped and 1 <= gallery.steps_done < filters.MAX_STEPS
     assert gallery.images.shape == (2, 32, 32, 3)
+
+
+def test_the_default_progressive_recipe_matches_the_former_one_at_a_fraction_of_the_work(embedded_model):
+    """Former default: 256 steps, all at full size. The default's 80 half-size steps cost about a quarter each."""
+    channels = list(range(8))
+    former = filters.visualise_filters(embedded_model, LAYER, channels,
+                                       filters.FilterSettings(steps=256, size=64, decay=1.0, coarse_share=0.0))
+    default = filters.visualise_filters(embedded_model, LAYER, channels, filters.FilterSettings(size=64))
+    assert default.steps_done == 128 and default.images.shape == (8, 64, 64, 3)
+    assert np.all(default.final_activation >= 0.9 * former.final_activation)
+
+
+def test_the_schedule_starts_at_half_size_only_where_it_can():
+    tile, full = filters.FilterSettings().stages()
+    assert (tile.steps, tile.tile, full.steps, full.tile) == (80, 2, 48, 1)
+    assert full.transforms == filters.FilterSettings().transforms(0.35)  # gentler moves once the layout is set
+    for settings, any_size in [(filters.FilterSettings(coarse_share=0.0), True), (filters.FilterSettings(size=99), True),
+                               (filters.FilterSettings(), False)]:
+        (only,) = settings.stages(any_size)
+        assert only.steps == settings.steps and only.tile == 1 and only.transforms == settings.transforms()

@@ -96,7 +96,7 @@ def _weighted_tile_loss(model, preprocessing, tile_pixels, weights, positions):
     terms = []
     for name, value in features.items():
         count = tf.cast(tf.size(value), tf.float32) if positions is None else positions[name]
-        terms.append(weights[name] * tf.reduce_sum(value) / count)
+        terms.append(weights[name] * tf.reduce_sum(tf.cast(value, tf.float32)) / count)  # float16 under mixed precision
     return tf.add_n(terms)
 
 
@@ -255,8 +255,8 @@ def deep_dream(
                                 positions, tile, single_tile, step_pixels, blur_kernel, view=view)
             step += 1
             if on_progress is not None:
-                octave_done = step % settings.steps_per_octave == 0
-                preview = np.round(np.asarray(image)).astype(np.uint8) if octave_done else None
+                shown = step == 1 or step % settings.steps_per_octave == 0  # a first look within one step
+                preview = np.round(np.asarray(image)).astype(np.uint8) if shown else None
                 on_progress(Progress(step, settings.total_steps, np.zeros(1, np.float32), preview))
         if stopped:
             break

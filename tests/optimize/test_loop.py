@@ -4,7 +4,9 @@ import pytest
 
 from vizcore import activations
 from vizcore.errors import VizcoreError
-from vizcore.optimize import CHANNELS, ChannelMean, FourierImage, PixelImage, feature_model, layer_outputs, render
+from vizcore.optimize import (
+    CHANNELS, STANDARD_TRANSFORMS, ChannelMean, FourierImage, PixelImage, Stage, feature_model, layer_outputs, render,
+)
 from vizcore.models.inference import model_input
 
 LAYER = "stage3_block2_add"
@@ -49,7 +51,7 @@ def test_progress_every_step_previews_on_schedule_and_stop_within_one_step(embed
                      should_stop=lambda: len(updates) >= 7)
     assert result.stopped and result.steps_done == 7
     assert [u.step for u in updates] == list(range(1, 8))
-    assert [u.step for u in updates if u.images is not None] == [4]
+    assert [u.step for u in updates if u.images is not None] == [1, 4]  # the first step, then on schedule
     assert updates[3].images.shape == (2, 64, 64, 3)
 
     finished = []
@@ -94,3 +96,43 @@ def test_a_run_stops_at_its_time_cap_and_none_means_no_cap(embedded_model):
     assert capped.stopped and 1 <= capped.steps_done < 100_000
     uncapped = _render(embedded_model, [0, 1], steps=3, max_seconds=None)
     assert not uncapped.stopped and uncapped.steps_done == 3
+
+
+HALF_THEN_FULL = (Stage(6, tile=2), Stage(4, transforms=STANDARD_TRANSFORMS[:1], warm_up=2))
+
+
+def test_a_half_size_stage_previews_the_full_image_and_hands_it_on(embedded_model):
+    updates = []
+    result = _render(embedded_model, [0, 1], stages=HALF_THEN_FULL, preview_every=2, on_progress=updates.append)
+    assert result.steps_done == 10 and [u.steps for u in updates] == [10] * 10
+    assert result.images.shape == result.initial_images.shape == (2, 64, 64, 3)
+    tile_preview = updates[5].images  # the last half-size step: the 32 px tile repeated 2 x 2
+    assert tile_preview.shape == (2, 64, 64, 3)
+    np.testing.assert_array_equal(tile_preview[:, :32, :32], tile_preview[:, 32:, 32:])
+    # The full-size steps go on from that picture: they change it, and no longer repeat it.
+    assert 0 < np.abs(result.images - tile_preview).mean() < 0.2
+    assert np.abs(result.images[:, :32, :32] - result.images[:, 32:, 32:]).mean() > 1e-3
+
+
+def test_staged_runs_of_new_sizes_add_a_bounded_number_of_traces(embedded_model):
+    _render(embedded_model, [0, 1], stages=HALF_THEN_FULL, size=64)
+    _render(embedded_model, [0, 1], stages=HALF_THEN_FULL, size=96)
+    traces = embedded_model.derived.tracing_counts()["ascent_step"]
+    for size in (128, 80, 160):
+        _render(embedded_model, [0, 1], stages=HALF_THEN_FULL, size=size, steps=2)
+    assert embedded_model.derived.tracing_counts()["ascent_step"] == traces
+
+
+def test_stages_that_do_not_fit_the_size_are_refused(embedded_model):
+    with pytest.raises(VizcoreError, match="cannot be split into 2 x 2 tiles"):
+        _render(embedded_model, [0], size=63, stages=HALF_THEN_FULL)
+    with pytest.raises(VizcoreError, match="tiles must divide"):
+        _render(embedded_model, [0], stages=(Stage(2, tile=2), Stage(2, tile=4)))
+
+
+def test_a_staged_run_stops_within_one_step_in_either_stage(embedded_model):
+    for stop_after in (3, 8):
+        updates = []
+        result = _render(embedded_model, [0, 1], stages=HALF_THEN_FULL, on_progress=updates.append,
+                         should_stop=lambda: len(updates) >= stop_after)
+        assert result.stopped and result.steps_done == stop_after and result.images.shape == (2, 64, 64, 3)

@@ -43,3 +43,13 @@ def test_same_seed_same_start():
     first = FourierImage().initial(2, 32, np.random.default_rng(5))
     np.testing.assert_array_equal(first, FourierImage().initial(2, 32, np.random.default_rng(5)))
     assert not np.array_equal(first, FourierImage().initial(2, 32, np.random.default_rng(6)))
+
+
+@pytest.mark.parametrize("parameterization", [FourierImage(), FourierImage(1.25), PixelImage()])
+@pytest.mark.parametrize("size", [32, 31])
+def test_tiled_parameters_render_the_image_repeated(parameterization, size):
+    parameters = 30 * parameterization.initial(2, size, np.random.default_rng(0))  # far from grey: a real picture
+    small = parameterization.to_rgb(tf.constant(parameters)).numpy()
+    large = parameterization.to_rgb(tf.constant(parameterization.tiled(parameters, 2))).numpy()
+    assert large.shape == (2, 2 * size, 2 * size, 3) and small.std() > 0.05
+    np.testing.assert_allclose(large, np.tile(small, (1, 2, 2, 1)), atol=1e-5)

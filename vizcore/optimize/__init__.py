@@ -9,12 +9,12 @@ from vizcore.optimize.objectives import (
     TotalVariation, feature_target, gram_matrices, gram_target,
 )
 from vizcore.optimize.parameterization import PARAMETERIZATIONS, FourierImage, PixelImage, pixel_parameters
-from vizcore.optimize.loop import Progress, RenderResult, feature_model, feature_view, layer_outputs, render
+from vizcore.optimize.loop import Progress, RenderResult, Stage, feature_model, feature_view, layer_outputs, render
 from vizcore.optimize.transforms import STANDARD_TRANSFORMS, Jitter, Rotate, Scale, apply_transforms
 
 __all__ = [
     "CHANNELS", "PARAMETERIZATIONS", "STANDARD_TRANSFORMS", "CentreNeuron", "ChannelMean", "Context", "Diversity",
     "FeatureDistance", "FourierImage", "GramDistance", "Jitter", "L2", "LayerMean", "Objective", "PixelImage",
-    "Progress", "RenderResult", "Rotate", "Scale", "TotalVariation", "apply_transforms", "feature_model", "feature_view",
+    "Progress", "RenderResult", "Rotate", "Scale", "Stage", "TotalVariation", "apply_transforms", "feature_model", "feature_view",
     "feature_target", "gram_matrices", "gram_target", "layer_outputs", "pixel_parameters", "render",
 ]

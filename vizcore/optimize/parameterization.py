@@ -3,7 +3,9 @@
 Each parameterisation is a small frozen description (hashable, so one traced step serves every
 run with the same settings) with two halves: ``initial`` makes the starting parameters as a
 numpy array, ``to_rgb`` turns parameters into a B x H x W x 3 image with values in 0..1, in
-TensorFlow so gradients flow back to the parameters.
+TensorFlow so gradients flow back to the parameters. ``tiled`` turns parameters into those of
+the same image repeated in a grid, so a run can start on one small tile (cheap steps) and go on
+at full size from exactly where it was (progressive resolution, see ``loop.Stage``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class PixelImage:
 
     def to_rgb(self, parameters: tf.Tensor) -> tf.Tensor:
         return tf.sigmoid(parameters)
+
+    def tiled(self, parameters: np.ndarray, times: int) -> np.ndarray:
+        """Parameters of the image repeated ``times`` x ``times``."""
+        return np.tile(np.asarray(parameters, np.float32), (1, times, times, 1))
 
 
 def pixel_parameters(images: np.ndarray) -> np.ndarray:
@@ -72,6 +78,22 @@ class FourierImage:
         channels_first = tf.signal.irfft2d(spectrum, fft_length=tf.stack([size, size]))
         independent = tf.transpose(channels_first, (0, 2, 3, 1)) / 4.0
         return tf.sigmoid(tf.einsum("bhwc,cd->bhwd", independent, _COLOR_MIXING))
+
+    def tiled(self, parameters: np.ndarray, times: int) -> np.ndarray:
+        """Parameters of the image repeated ``times`` x ``times``: 2 x B x 3 x S x (S/2 + 1) for S = ``times`` x size.
+
+        A periodic image's spectrum lives on every ``times``-th frequency, with the same
+        coefficients times ``times`` squared (the FFT sums over ``times`` squared copies); the
+        parameters are those divided by the larger image's frequency scale (``times`` x the
+        small one's, except at the constant term). Every other coefficient starts at 0.
+        """
+        parameters = np.asarray(parameters, np.float32)
+        size = parameters.shape[3]
+        large = np.zeros((*parameters.shape[:3], size * times, size * times // 2 + 1), np.float32)
+        factors = np.full((size, size // 2 + 1), float(times), np.float32)
+        factors[0, 0] = times ** (1.0 - self.decay)
+        large[..., ::times, ::times] = parameters * factors
+        return large
 
 
 def _frequency_magnitude(size: tf.Tensor) -> tf.Tensor:
