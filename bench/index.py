@@ -1,0 +1,164 @@
+"""The index pass (vizcore/datasets/index.py): throughput, memory flat in dataset size, and the Ray engine.
+
+Claims (issue #12), each measured in one run, every subject in its own process:
+
+* ``local_vs_bare``: the local engine's images/s (decoding JPEGs, writing Parquet, the top-K merge
+  included) against the bare batched forward pass (``IndexRecipe`` on images already decoded and
+  fitted, same model, batch size and layers): at least 0.85.
+* ``peak_rss``: the local engine's peak resident memory on ``--large`` images against ``--small``:
+  at most +150 MB.
+* ``ray``: the Ray engine on a local Ray with 1 and 2 model actors against the local engine on the
+  same images: at least 0.7x. Starting Ray is outside the timed pass (``seconds`` of the summary);
+  starting its actors and loading the model in each is inside it, so small runs understate Ray.
+  The local subjects warm the model's derived copy and trace first, untimed, as the bare pass does.
+  Shards are 64 images, so every run writes several.
+
+The dataset is written once to a temporary folder: JPEGs of random crops and flips of the bundled
+photos (``--side`` px on the longer side), in ten class folders.
+
+    python bench/index.py [--small 1000] [--large 10000] [--throughput 1000] [--ray 500] [--batch-size 32]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from harness import load_average, run_environment  # noqa: E402
+
+LAYERS = ("stage4_block3_add",)
+CLASSES = 10
+
+# One subject per process: its images/s and its own peak RSS (ru_maxrss, KiB on Linux).
+SUBJECT = r"""
+import json, resource, sys, time
+import numpy as np
+kind, data, out, count, batch_size, actors = sys.argv[1:7]
+count, batch_size, actors = int(count), int(batch_size), int(actors)
+SHARD = 64
+import vizcore
+from vizcore.datasets.index import IndexSettings, build_index
+settings = IndexSettings(layers=("stage4_block3_add",), batch_size=batch_size, shard_size=SHARD)
+model = vizcore.load_model()
+if kind == "bare":
+    from vizcore.datasets.recipe import IndexRecipe
+    from vizcore.datasets.sources import open_source
+    from vizcore.images import fit_to_model
+    recipe = IndexRecipe(model, settings.layers, batch_size)
+    with open_source(data) as source:
+        images = np.stack([fit_to_model(source.decode(file), 224) for file in source.files[:batch_size * 4]])
+    recipe({"image": images[:batch_size]})  # trace once, untimed
+    started = time.perf_counter()
+    for start in range(0, count, batch_size):
+        chunk = images[(start // batch_size) % 4 * batch_size:][:min(batch_size, count - start)]
+        recipe({"image": chunk})
+    seconds = time.perf_counter() - started
+else:
+    from vizcore.datasets.recipe import IndexRecipe
+    # Warm, untimed as for the bare pass: the model's folded copy and the traced batch, which build_index reuses.
+    IndexRecipe(model, settings.layers, batch_size)({"image": np.zeros((batch_size, 224, 224, 3), np.uint8)})
+    if kind == "ray":
+        import ray
+        ray.init(num_cpus=max(2, actors + 1), include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    summary = build_index(data, out, model, settings, engine=kind, ray_actors=actors)
+    seconds, count = summary.seconds, summary.images
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+record = {"images": count, "seconds": round(seconds, 3), "images_per_second": round(count / seconds, 2),
+          "peak_rss_mb": round(peak_mb, 1)}
+print(json.dumps(record))
+"""
+
+
+def write_dataset(folder: Path, count: int, side: int, seed: int = 0) -> Path:
+    import cv2
+
+    import vizcore
+
+    rng = np.random.default_rng(seed)
+    photos = [vizcore.load_sample(name) for name in vizcore.SAMPLE_NAMES]
+    for number in range(count):
+        photo = photos[number % len(photos)]
+        height, width = photo.shape[:2]
+        crop_h, crop_w = int(height * rng.uniform(0.5, 1)), int(width * rng.uniform(0.5, 1))
+        top, left = rng.integers(0, height - crop_h + 1), rng.integers(0, width - crop_w + 1)
+        image = photo[top : top + crop_h, left : left + crop_w]
+        image = image[:, ::-1] if rng.random() < 0.5 else image
+        scale = side / max(image.shape[:2])
+        image = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))))
+        target = folder / f"class{number % CLASSES}" / f"{number:06d}.jpg"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target), np.ascontiguousarray(image[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return folder
+
+
+def subset(folder: Path, count: int, into: Path) -> Path:
+    """The first ``count`` images of ``folder`` as links in a new folder, so the sizes share one set of files."""
+    files = sorted(folder.rglob("*.jpg"))[:count]
+    for path in files:
+        target = into / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, target)
+    return into
+
+
+def run(kind: str, data: Path, out: Path, count: int, batch_size: int, actors: int = 1, timeout: int = 3600) -> dict:
+    result = subprocess.run([sys.executable, "-c", SUBJECT, kind, str(data), str(out), str(count), str(batch_size),
+                             str(actors)], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=10000)
+    parser.add_argument("--throughput", type=int, default=1000, help="images for the throughput comparison")
+    parser.add_argument("--ray", type=int, default=500, help="images for the Ray comparison (0: skip)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--side", type=int, default=480)
+    args = parser.parse_args()
+    load = load_average()
+    with tempfile.TemporaryDirectory(prefix="vizcore-bench-index-") as work:
+        work = Path(work)
+        largest = max(args.small, args.large, args.throughput, args.ray)
+        started = time.perf_counter()
+        pool = write_dataset(work / "pool", largest, args.side)
+        written = round(time.perf_counter() - started, 1)
+        sets = {count: subset(pool, count, work / f"set{count}") for count in {args.small, args.large, args.throughput, args.ray} if count}
+        bare = run("bare", sets[args.throughput], work / "unused", args.throughput, args.batch_size)
+        local = run("local", sets[args.throughput], work / "local", args.throughput, args.batch_size)
+        small = run("local", sets[args.small], work / "small", args.small, args.batch_size)
+        large = run("local", sets[args.large], work / "large", args.large, args.batch_size)
+        report = {
+            "environment": run_environment(load),
+            "dataset": {"images": largest, "side_px": args.side, "classes": CLASSES, "seconds_to_write": written},
+            "local_vs_bare": {"bare_forward": bare, "local_engine": local,
+                              "ratio": round(local["images_per_second"] / bare["images_per_second"], 3), "target": 0.85},
+            "peak_rss": {"small": small, "large": large,
+                         "growth_mb": round(large["peak_rss_mb"] - small["peak_rss_mb"], 1), "limit_mb": 150},
+        }
+        if args.ray:
+            local_ray_size = run("local", sets[args.ray], work / "local-ray", args.ray, args.batch_size)
+            actors = {n: run("ray", sets[args.ray], work / f"ray{n}", args.ray, args.batch_size, n) for n in (1, 2)}
+            report["ray"] = {"local_engine": local_ray_size,
+                             **{f"actors_{n}": result for n, result in actors.items()},
+                             **{f"ratio_actors_{n}": round(result["images_per_second"] / local_ray_size["images_per_second"], 3)
+                                for n, result in actors.items()},
+                             "target": 0.7}
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

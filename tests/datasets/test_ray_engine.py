@@ -1,0 +1,55 @@
+"""The Ray engine on a real local Ray (2 CPUs): the same index as the local engine, and its install hint."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from dataset_photos import SETTINGS
+from vizcore.datasets import ray_engine
+from vizcore.datasets.index import read_images
+from vizcore.errors import VizcoreError
+
+RAY_SECONDS = 300  # a hung Ray dataset fails the test instead of holding the suite
+
+RAY_RUN = """
+import json, sys
+import ray
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+from vizcore.datasets.index import IndexSettings, build_index
+settings = json.loads(sys.argv[3])
+summary = build_index(sys.argv[1], sys.argv[2], settings=IndexSettings(**settings), engine="ray")
+print(json.dumps(summary.as_dict()))
+"""
+
+
+def test_ray_and_local_indexes_are_equal(tmp_path, dataset, built_index):
+    local_out, local_summary = built_index
+    out = tmp_path / "ray-index"
+    result = subprocess.run([sys.executable, "-c", RAY_RUN, str(dataset), str(out), json.dumps(SETTINGS)],
+                            capture_output=True, text=True, timeout=RAY_SECONDS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["engine"] == "ray" and summary["images"] == local_summary.images
+    assert summary["skipped"] == [item.as_dict() for item in local_summary.skipped]
+    ray_rows, local_rows = read_images(out).to_pylist(), read_images(local_out).to_pylist()
+    for mine, theirs in zip(ray_rows, local_rows, strict=True):
+        assert {key: mine[key] for key in ("path", "label", "height", "width", "top_classes", "predicted")} == \
+            {key: theirs[key] for key in ("path", "label", "height", "width", "top_classes", "predicted")}
+        assert np.allclose(mine["top_probabilities"], theirs["top_probabilities"], atol=1e-4)
+        assert np.allclose(mine["embedding"], theirs["embedding"], atol=1e-2, rtol=1e-2)
+    ray_top = pq.read_table(out / "top_activations.parquet").to_pylist()
+    local_top = pq.read_table(local_out / "top_activations.parquet").to_pylist()
+    assert [(row["layer"], row["channel"], row["path"], row["x0"], row["y1"]) for row in ray_top] == \
+        [(row["layer"], row["channel"], row["path"], row["x0"], row["y1"]) for row in local_top]
+    assert np.allclose([row["activation"] for row in ray_top], [row["activation"] for row in local_top], rtol=1e-3)
+
+
+def test_without_ray_one_sentence_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    with pytest.raises(VizcoreError, match="requirements-ray.txt") as caught:
+        ray_engine.start_ray(None, 1)
+    assert str(caught.value).endswith(".") and "\n" not in str(caught.value)

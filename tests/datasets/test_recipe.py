@@ -1,0 +1,24 @@
+"""The recipe on a user-style model: the embedding is the last Dense layer's input, maxima are where they are."""
+
+import numpy as np
+
+from vizcore.datasets.recipe import IndexRecipe, embedding_layer
+
+
+def test_a_nested_model_embeds_at_its_last_dense_input(nested_loaded, nested_model):
+    assert embedding_layer(nested_loaded) == "pool"
+    recipe = IndexRecipe(nested_loaded, ("base_conv2",), batch_size=4)
+    images = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 3), dtype=np.uint8)
+    outputs = recipe({"image": images, "path": np.array(["a", "b", "c"])})
+    assert outputs["path"].tolist() == ["a", "b", "c"]  # other columns pass through
+    base = nested_model.get_layer("base")
+    features = np.asarray(base(images.astype(np.float32) / 255.0))
+    assert np.allclose(outputs["embedding"], features.mean(axis=(1, 2)), atol=1e-2, rtol=1e-2)
+    maxima = features.reshape(3, -1, 12).max(axis=1)
+    assert np.allclose(outputs["base_conv2/max"], maxima, rtol=1e-4, atol=1e-5)
+    y, x = outputs["base_conv2/y"], outputs["base_conv2/x"]
+    picked = features[np.arange(3)[:, None], y, x, np.arange(12)[None, :]]
+    assert np.allclose(picked, maxima, rtol=1e-4, atol=1e-5)
+    probabilities = np.asarray(nested_model(images.astype(np.float32) / 255.0))
+    assert (outputs["top_classes"][:, 0] == probabilities.argmax(axis=1)).all()
+    assert np.allclose(outputs["top_probabilities"].sum(axis=1), 1, atol=1e-4)  # 3 classes: all of them

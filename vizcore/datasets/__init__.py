@@ -1,0 +1,2 @@
+"""Datasets: folders and zips of images (sources), the index pass over them (recipe, index), and what an index
+answers: nearest neighbours in feature space and max-activating patches per channel."""

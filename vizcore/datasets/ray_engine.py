@@ -1,0 +1,159 @@
+"""The index pass on Ray Data: the same recipe class in an actor pool, the same shards as the local engine.
+
+Ray is optional (``pip install -r requirements-ray.txt``) and imported only when this engine is
+chosen. The pending files become a dataset of (file index, entry name) rows; ``map_batches``
+reads and decodes each file with vizcore's own decoder (``EntryReader``: not Ray's image reader,
+which would skip vizcore's checks) in plain tasks, then runs ``RayRecipe`` in an actor pool: each
+actor loads the model once (a model file passes the same checks in every actor) and wraps
+``IndexRecipe``. Results stream back to the driver in file order, where the local engine's
+writer turns them into the same Parquet shards, so the two engines' indexes have one layout and
+agree to float rounding, and resuming works the same way.
+
+On a small machine the actors must leave CPU for the read tasks: with every CPU held by actors
+the reads starve and the dataset hangs without an error. Each actor therefore asks for
+``ACTOR_CPUS`` and the local Ray gets one CPU more than the actors hold.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from vizcore.errors import VizcoreError
+
+INSTALL_HINT = "The Ray engine needs Ray: pip install -r requirements-ray.txt (or pip install \"ray[data]\")."
+ACTOR_CPUS = 1
+# Below the actors' 1 CPU: Ray then keeps decoding in its own tasks, overlapped with the model, instead of
+# fusing it into the actors (it fuses map stages only when their resource requests are equal).
+DECODE_CPUS = 0.5
+OK = ""  # the reason column of a file that decoded
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise VizcoreError(INSTALL_HINT) from None
+    return ray
+
+
+def decode_batch(batch: dict, reader, size: int) -> dict:
+    """Ray task: read and decode each entry, fitted to ``size``; a file that cannot be used keeps its sentence."""
+    from vizcore.images import fit_to_model
+
+    count = len(batch["entry"])
+    images = np.zeros((count, size, size, 3), dtype=np.uint8)
+    heights, widths = np.zeros(count, np.int32), np.zeros(count, np.int32)
+    reasons = []
+    for row, entry in enumerate(batch["entry"]):
+        pixels = reader.decode(str(entry))
+        if isinstance(pixels, str):
+            reasons.append(pixels)
+            continue
+        reasons.append(OK)
+        images[row] = fit_to_model(pixels, size)
+        heights[row], widths[row] = pixels.shape[:2]
+    return {**{name: batch[name] for name in ("file_index", "path", "label")}, "image": images,
+            "height": heights, "width": widths, "reason": np.array(reasons, dtype=object)}
+
+
+class RayRecipe:
+    """``IndexRecipe`` for an actor: built from a picklable model choice, it skips the rows that did not decode."""
+
+    def __init__(self, choice: dict, layers: tuple, batch_size: int):
+        from vizcore.datasets.recipe import IndexRecipe, ModelChoice
+
+        self.recipe = IndexRecipe(ModelChoice(**choice).load(), layers, batch_size)
+
+    def __call__(self, batch: dict) -> dict:
+        decoded = np.asarray([reason == OK for reason in batch["reason"]], dtype=bool)
+        inputs = {name: np.asarray(value)[decoded] for name, value in batch.items() if name != "reason"}
+        outputs = self.recipe(inputs) if decoded.any() else None
+        result = {}
+        for name, value in (outputs or {}).items():
+            full = np.zeros((len(decoded), *np.shape(value)[1:]), dtype=np.asarray(value).dtype)
+            full[decoded] = value
+            result[name] = full
+        if outputs is None:
+            result.update(self._empty(len(decoded)))
+        for name in ("file_index", "path", "label", "height", "width", "reason"):
+            result[name] = np.asarray(batch[name])
+        return result
+
+    def _empty(self, count: int) -> dict:
+        empty = {"top_classes": np.zeros((count, 5), np.int32), "top_probabilities": np.zeros((count, 5), np.float32),
+                 "embedding": np.zeros((count, self.recipe.embedding_size), np.float16)}
+        for layer in self.recipe.layers:
+            channels = int(self.recipe.view.model.output[layer].shape[-1])
+            empty[f"{layer}/max"] = np.zeros((count, channels), np.float32)
+            empty[f"{layer}/y"] = np.zeros((count, channels), np.int32)
+            empty[f"{layer}/x"] = np.zeros((count, channels), np.int32)
+        return empty
+
+
+def start_ray(address: str | None, actors: int):
+    """Connect to ``address``, or start a local Ray sized for ``actors`` actors plus the read tasks."""
+    ray = _import_ray()
+    if not ray.is_initialized():
+        options = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        if address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(num_cpus=max(os.cpu_count() or 1, actors * ACTOR_CPUS + 1), **options)
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True  # batches come back in file order: shards complete in turn
+    context.enable_progress_bars = False  # --json keeps stdout clean; Ray's bars go to stderr anyway
+    return ray
+
+
+def run_ray(source, choice, layers, pending, writer, batch_size: int, input_size: int, progress, done: int,
+            total: int, address: str | None = None, actors: int = 1) -> None:
+    """Every file of the ``pending`` shards through Ray; each shard written by ``writer`` once all its rows are back."""
+    from vizcore.datasets.sources import Skipped
+
+    if choice is None:
+        raise VizcoreError("The Ray engine loads the model in each worker, so it needs a registry model or a model file.")
+    ray = start_ray(address, actors)
+    rows = [{"file_index": index, "path": file.path, "label": file.label or "", "entry": source.entry(file)}
+            for shard in pending for index, file in shard.files]
+    if not rows:
+        return
+    dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // batch_size))
+    dataset = dataset.map_batches(decode_batch, fn_kwargs={"reader": source.reader(), "size": input_size},
+                                  batch_size=batch_size, batch_format="numpy", num_cpus=DECODE_CPUS)
+    dataset = dataset.map_batches(RayRecipe, fn_constructor_kwargs={"choice": choice.absolute().as_dict(),
+                                                                    "layers": tuple(layers), "batch_size": batch_size},
+                                  batch_size=batch_size, batch_format="numpy",
+                                  compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=ACTOR_CPUS)
+    shards = iter(pending)
+    shard = next(shards)
+    remaining = len(shard.files)
+    writer.start(shard)
+    skipped: list = []
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+        position = 0
+        count = len(batch["file_index"])
+        while position < count:
+            take = min(remaining, count - position)
+            part = {name: np.asarray(value)[position : position + take] for name, value in batch.items()}
+            position += take
+            remaining -= take
+            ok = np.array([reason == OK for reason in part["reason"]], dtype=bool)
+            skipped.extend(Skipped(str(path), str(reason)) for path, reason in zip(part["path"][~ok], part["reason"][~ok]))
+            if ok.any():
+                labels = [str(label) or None for label in part["label"][ok]]
+                writer.add({**{name: value[ok] for name, value in part.items() if name not in ("label", "reason")},
+                            "label": np.array(labels, dtype=object)})
+            if remaining == 0:
+                writer.finish(skipped)
+                skipped = []
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                shard = next(shards, None)
+                if shard is None:
+                    return
+                remaining = len(shard.files)
+                writer.start(shard)
