@@ -17,6 +17,7 @@ from vizcore import attribution, cached, images, viz  # noqa: E402
 CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "guided-gradcam")
 COMPARED = "gradcam_compared"  # session key: the request whose comparison the user asked for
 CLASS_COLUMNS = [2, 2, 1, 1]  # first class, second class, opacity, colormap
+MAP_COLUMNS = [2, 2, 2]  # first class, second class, first against second
 
 page_intro(
     "Grad-CAM",
@@ -50,37 +51,79 @@ for class_index, key in ((first_class, "first"), (second_class, "second")):
     computed = compute(selection, method, class_index, layer, **options)
     if computed:
         cards.append(MapCard(*computed, key=f"cam_{key}", parameters=options))
-map_cards(selection, cards, CLASS_COLUMNS, opacity=opacity, colormap=colormap)  # under the two class pickers
+if first_class != second_class:  # the third panel: what tells them apart
+    contrast = {**options, "contrast_class": second_class}
+    computed = compute(selection, method, first_class, layer, **contrast)
+    if computed:
+        cards.append(MapCard(*computed, key="cam_contrast", parameters=contrast))
+map_cards(selection, cards, MAP_COLUMNS, opacity=opacity, colormap=colormap)  # under the two class pickers
+if first_class != second_class:
+    st.caption("Right: what tells them apart, the evidence for the first class against the second (the gradient of the "
+               "first class's score minus the second's; for Score-CAM, how much each channel favours the first).")
+else:
+    st.info("Pick two different classes to see what tells them apart.")
 
 st.subheader("Compare methods")
 st.markdown(
-    "Every method's map for the first class, ranked by deletion area: the most faithful map for this image comes first."
+    "Every method's map for the first class, ranked by how faithful it is on this image: the **score** is the "
+    "insertion area minus the deletion area (-1 to 1, higher is better): both count, how fast the class "
+    "probability falls as the map's top pixels are blurred away and how fast it rises when only they are shown. "
+    "The two often disagree, so the rank by each alone is shown beside it; click a column's header to sort by it."
 )
 request = (selection.model_name, selection.image_key, first_class, layer)
 if st.button("Compare all methods", key="gradcam_compare_run") or st.session_state.get(COMPARED) == request:
     st.session_state[COMPARED] = request
     progress = st.progress(0.0)
-    ranked = []
-    for position, name in enumerate(attribution.METHODS):
-        progress.progress(position / len(attribution.METHODS), text=f"{attribution.METHOD_TITLES[name]}…")
-        computed = compute(selection, name, first_class, layer if name in attribution.LAYER_METHODS else None)
-        if computed:
-            ranked.append(computed)
+    names = list(attribution.METHODS)
+    computed = {}
+    for position, name in enumerate(names):
+        progress.progress(position / (2 * len(names)), text=f"{attribution.METHOD_TITLES[name]}…")
+        maps = compute(selection, name, first_class, layer if name in attribution.LAYER_METHODS else None)
+        if maps:
+            computed[name] = maps
+    curves = {}
+    for position, (name, (_, curves_of)) in enumerate(computed.items()):
+        progress.progress((len(names) + position) / (2 * len(names)),
+                          text=f"Deletion and insertion curves: {attribution.METHOD_TITLES[name]}…")
+        curves[name] = curves_of()
     progress.empty()
-    ranked.sort(key=lambda pair: pair[1].deletion_area)
+    ranked = attribution.rank_methods(curves)
     view = images.fit_to_model(selection.pixels, selection.model.spec.input_size)
-    tiles = [viz.overlay(view, viz.display_map(result.values, result.method), opacity, colormap) for result, _ in ranked]
-    for column, (result, curves), tile in zip(st.columns(len(ranked)), ranked, tiles):
+    tiles = [viz.map_overlay(view, viz.display_map(computed[row.method][0].values, row.method), row.method, opacity,
+                             colormap) for row in ranked]
+    for column, row, tile in zip(st.columns(len(ranked)), ranked, tiles):
         column.image(tile, width="stretch")
-        column.caption(f"**{attribution.METHOD_TITLES[result.method]}**  \ndeletion {curves.deletion_area:.3f}  \n"
-                       f"insertion {curves.insertion_area:.3f}")
-    ranking = [
-        {"rank": rank, "method": result.method, "deletion_area": curves.deletion_area, "insertion_area": curves.insertion_area}
-        for rank, (result, curves) in enumerate(ranked, start=1)
+        column.caption(f"**{row.rank}. {attribution.METHOD_TITLES[row.method]}**  \nscore {row.score:.3f}")
+    table = [
+        {"rank": row.rank, "method": attribution.METHOD_TITLES[row.method], "score": row.score,
+         "deletion_area": row.deletion_area, "insertion_area": row.insertion_area,
+         "deletion_rank": row.deletion_rank, "insertion_rank": row.insertion_rank}
+        for row in ranked
     ]
-    record = {"parameters": selection.parameters(class_index=first_class, layer=layer), "ranking": ranking}
-    row, ranking_column = st.columns(2)
-    row.download_button("Row PNG", images.encode_png(viz.image_grid(np.stack(tiles), len(tiles))),
-                        "compare_methods.png", "image/png", key="gradcam_compare_png")
+    st.dataframe(
+        table, hide_index=True,
+        column_config={
+            "rank": st.column_config.NumberColumn("Rank", help="By the score: 1 is the most faithful map here."),
+            "method": st.column_config.TextColumn("Method"),
+            "score": st.column_config.NumberColumn("Score", format="%.3f", help="Insertion area minus deletion area."),
+            "deletion_area": st.column_config.NumberColumn("Deletion area", format="%.3f", help="Lower is better."),
+            "insertion_area": st.column_config.NumberColumn("Insertion area", format="%.3f", help="Higher is better."),
+            "deletion_rank": st.column_config.NumberColumn("Rank by deletion"),
+            "insertion_rank": st.column_config.NumberColumn("Rank by insertion"),
+        },
+    )
+    agreement = attribution.kendall_tau([row.deletion_rank for row in ranked], [row.insertion_rank for row in ranked])
+    st.caption(f"Deletion and insertion rank these maps alike at Kendall tau {agreement:.2f} "
+               "(1: the same order, 0: unrelated, -1: reversed).")
+    ranking = [{**entry, "method": row.method} for entry, row in zip(table, ranked)]
+    record = {
+        "parameters": selection.parameters(class_index=first_class, layer=layer),
+        "score": "insertion_area - deletion_area (higher is more faithful); rank 1 is the best, ties share a rank",
+        "deletion_insertion_kendall_tau": agreement,
+        "ranking": ranking,
+    }
+    row_column, ranking_column = st.columns(2)
+    row_column.download_button("Row PNG", images.encode_png(viz.image_grid(np.stack(tiles), len(tiles))),
+                               "compare_methods.png", "image/png", key="gradcam_compare_png")
     ranking_column.download_button("Ranking JSON", json.dumps(record, indent=2), "compare_methods.json",
                                    "application/json", key="gradcam_compare_json")

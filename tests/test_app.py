@@ -224,19 +224,71 @@ def test_filter_gallery_bad_channels_is_one_sentence(app):
     assert app.error[0].value == "Channel 5000 does not exist: the layer has channels 0 to 79."
 
 
-def test_occlusion_and_saliency_show_every_map_with_its_faithfulness(app):
+def card_titles(at) -> list[str]:
+    return [block.value for block in at.markdown if block.value.startswith("**")]
+
+
+def test_occlusion_and_saliency_open_with_the_cheap_maps_and_run_the_rest(app):
+    from vizcore import cached
+
     app.switch_page("pages/occlusion-and-saliency.py").run()
     assert_healthy(app)
     assert app.selectbox(key="saliency_class_efficientnet_lite0_" + app.session_state["selection"].image_key).value == 285
-    captions = [image.proto.imgs[0].caption for image in app.main.get("image")]
-    assert len(captions) == 5 and all("deletion" in caption and "insertion" in caption for caption in captions)
-    assert "completeness error" in captions[3]
-    assert len(app.get("plotly_chart")) == 5
-    labels = [b.label for b in app.get("download_button")]
-    assert labels == ["PNG", "NPY", "JSON"] * 5
+    # Saliency and guided backprop show at once, each with its faithfulness; nothing slow has run.
+    assert card_titles(app) == ["**Saliency** · Egyptian cat", "**Guided backprop** · Egyptian cat"]
+    assert len(app.main.get("image")) == 2 and len(app.get("plotly_chart")) == 2
+    assert sum("deletion" in caption.value and "insertion" in caption.value for caption in app.main.caption) == 2
+    assert [b.label for b in app.get("download_button")] == ["PNG", "NPY", "JSON"] * 2
+    assert app.button(key="saliency_smoothgrad_run").label.startswith("Run SmoothGrad (")
+    assert app.button(key="saliency_ig_run").label.startswith("Run Integrated Gradients (")
+    assert app.button(key="saliency_occlusion_run").label == "Run Occlusion (169 patched images)"
+    assert len(app.info) == 3 and all("press Run" in box.value for box in app.info)
+    assert cached.result_store("saliency_occlusion").get(
+        ("efficientnet_lite0", app.session_state["selection"].image_key, "occlusion", 285,
+         (("fill", "grey"), ("patch", 32), ("score", "probability"), ("stride", 16)))
+    ) is None
+
+    # Occlusion with big patches (9 patched images) runs on its button and shows its map.
+    app.slider(key="saliency_occlusion_patch").set_value(112)
+    app.slider(key="saliency_occlusion_stride").set_value(56)
+    app.radio(key="saliency_occlusion_score").set_value("logit").run()
+    assert app.button(key="saliency_occlusion_run").label == "Run Occlusion (9 patched images)"
+    app.button(key="saliency_occlusion_run").click().run()
+    assert_healthy(app)
+    assert card_titles(app)[-1] == "**Occlusion** · Egyptian cat"
+    assert len(app.main.get("image")) == 3 and len(app.get("plotly_chart")) == 3
+    # Coming back: the finished map is kept, so it shows without pressing Run again.
+    app.switch_page("pages/predictions.py").run()
+    app.switch_page("pages/occlusion-and-saliency.py").run()
+    assert_healthy(app)
+    assert card_titles(app)[-1] == "**Occlusion** · Egyptian cat" and len(app.info) == 2
+
+    # SmoothGrad and IG run the same way (few samples and steps here).
+    app.slider(key="saliency_smoothgrad_samples").set_value(4)
+    app.slider(key="saliency_ig_steps").set_value(8)
+    app.slider(key="saliency_ig_tolerance").set_value(0.0).run()
+    app.button(key="saliency_smoothgrad_run").click().run()
+    app.button(key="saliency_ig_run").click().run()
+    assert_healthy(app)
+    assert set(card_titles(app)[2:]) == {"**SmoothGrad** · Egyptian cat", "**Integrated Gradients** · Egyptian cat",
+                                         "**Occlusion** · Egyptian cat"}
+    assert not app.info
+
     app.multiselect(key="saliency_methods").set_value(["saliency"]).run()
     assert_healthy(app)
-    assert len(app.main.get("image")) == 2
+    assert card_titles(app) == ["**Saliency** · Egyptian cat", "**Occlusion** · Egyptian cat"]
+
+
+def test_integrated_gradients_on_the_page_reach_the_tolerance_and_say_so(app):
+    app.switch_page("pages/occlusion-and-saliency.py").run()
+    assert app.slider(key="saliency_ig_tolerance").value == 0.01  # the tolerance mode is the page's default
+    app.multiselect(key="saliency_methods").set_value(["ig"]).run()
+    app.button(key="saliency_ig_run").click().run()
+    assert_healthy(app)
+    captions = [image.caption for element in app.main.get("image") for image in element.proto.imgs]
+    ig_caption = next(caption for caption in captions if caption.startswith("completeness error "))
+    assert ig_caption.endswith("gradient steps (tolerance 1.0%)"), ig_caption
+    assert float(ig_caption.split()[2].rstrip("%")) <= 1.0
 
 
 def test_gradcam_two_classes_and_method_comparison(app):
@@ -247,22 +299,53 @@ def test_gradcam_two_classes_and_method_comparison(app):
     app.selectbox(key="gradcam_second_efficientnet_lite0_" + image_key).set_value(281).run()  # tabby
     assert_healthy(app)
     titles = [block.value for block in app.markdown if block.value.startswith("**Grad-CAM**")]
-    assert titles == ["**Grad-CAM** · Egyptian cat", "**Grad-CAM** · tabby"]
+    assert titles == ["**Grad-CAM** · Egyptian cat", "**Grad-CAM** · tabby", "**Grad-CAM** · Egyptian cat against tabby"]
+    assert any(caption.value.startswith("Right: what tells them apart") for caption in app.caption)
+    npy = [button for button in app.get("download_button") if button.label == "NPY"]
+    assert len(npy) == 3  # the contrastive map has its downloads too
     app.radio(key="gradcam_method").set_value("gradcam++").run()
     assert_healthy(app)
     assert any(block.value.startswith("**Grad-CAM++**") for block in app.markdown)
     app.button(key="gradcam_compare_run").click().run()
     assert_healthy(app)
-    ranked = [caption.value for caption in app.caption if "deletion" in caption.value and caption.value.startswith("**")]
-    deletion = [float(text.split("deletion ")[1].split()[0]) for text in ranked]
-    assert len(ranked) == 9 and deletion == sorted(deletion)
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["rank", "method", "score", "deletion_area", "insertion_area", "deletion_rank",
+                                   "insertion_rank"]
+    assert len(table) == 9 and list(table["rank"]) == sorted(table["rank"])
+    np.testing.assert_allclose(table["score"], table["insertion_area"] - table["deletion_area"], atol=1e-9)
+    assert list(table["score"]) == sorted(table["score"], reverse=True)
+    assert sorted(table["deletion_rank"]) == sorted(table["insertion_rank"]) == list(range(1, 10))  # no ties here
+    tiles = [caption.value for caption in app.caption if caption.value.startswith("**") and "score" in caption.value]
+    assert [tile.split(". ")[1].split("**")[0] for tile in tiles] == list(table["method"])  # tiles in rank order
+    assert any("Kendall tau" in caption.value for caption in app.caption)
+
+
+def test_gradcam_sanity_badge_on_demand(app):
+    app.switch_page("pages/grad-cam.py").run()
+    assert_healthy(app)
+
+    def badges():
+        return [block.value for block in app.markdown if "sanity check]" in block.value]
+
+    assert badges() == [] and app.button(key="cam_first_sanity").label == "Sanity check"  # computed only when asked
+    app.button(key="cam_first_sanity").click().run()
+    assert_healthy(app)
+    assert badges() == [":green-badge[:material/check_circle: passes sanity check]"]  # Grad-CAM, first class only
+    curves = [caption.value for caption in app.caption if caption.value.startswith("Rank correlation with the original")]
+    assert len(curves) == 1 and curves[0].count(" → ") == 3  # four depths, logits first
+    app.radio(key="gradcam_method").set_value("gradcam++").run()
+    assert_healthy(app)
+    assert sum("Grad-CAM++ reduces to" in caption.value for caption in app.caption) == 2  # beside both one-class maps
+    app.button(key="cam_second_sanity").click().run()
+    assert_healthy(app)
+    assert badges() == [":red-badge[:material/warning: fails sanity check]"]
 
 
 def test_gradcam_on_an_early_layer(app):
     app.switch_page("pages/grad-cam.py").run()
     app.selectbox(key="gradcam_layer_efficientnet_lite0").set_value("stem_relu").run()
     assert_healthy(app)
-    assert len([block for block in app.markdown if block.value.startswith("**Grad-CAM**")]) == 2
+    assert len([block for block in app.markdown if block.value.startswith("**Grad-CAM**")]) == 3  # two classes, contrast
 
 
 def test_deepdream_runs_and_keeps_its_result(app):

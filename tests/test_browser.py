@@ -88,8 +88,8 @@ def image_captions_starting(state: dict, prefix: str) -> list[str]:
 
 
 def maps_shown(count: int) -> Callable[[dict], bool]:
-    """True once ``count`` attribution maps show; their captions give the deletion/insertion areas."""
-    return lambda state: len(image_captions_starting(state, "deletion ")) == count
+    """True once ``count`` attribution maps show with their curves; the caption under each gives their areas."""
+    return lambda state: sum(caption.startswith("deletion ") for caption in state["captions"]) == count
 
 
 PAGES = [
@@ -98,8 +98,8 @@ PAGES = [
     Page("Filter gallery", "filter-gallery",
          lambda state: bool(image_captions_starting(state, "channel ")),  # each finished image has its channel
          run_button="Render", steps_slider="Steps", settings_expander="Settings"),
-    Page("Occlusion & saliency", "occlusion-and-saliency", maps_shown(5)),  # occlusion + 4 gradient methods
-    Page("Grad-CAM", "grad-cam", maps_shown(2)),  # two classes side by side
+    Page("Occlusion & saliency", "occlusion-and-saliency", maps_shown(2)),  # saliency, guided: the others run on Run
+    Page("Grad-CAM", "grad-cam", maps_shown(3)),  # two classes side by side, and what tells them apart
     Page("DeepDream", "deep-dream", lambda state: bool(image_captions_starting(state, "The dream:")),
          run_button="Dream", steps_slider="Steps per octave"),
     Page("Style transfer", "style-transfer", lambda state: bool(image_captions_starting(state, "Styled:")),

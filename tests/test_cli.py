@@ -287,12 +287,34 @@ def test_gradcam_map_array_and_json(tmp_path):
     assert Image.open(picture).size == (224, 224)
 
 
-def test_ig_reports_its_completeness(tmp_path):
-    result = run_cli("ig", "sample:chelsea", "--steps", "64", "--json")
+def test_occlusion_scores_the_logit_on_request(tmp_path):
+    maps = {}
+    for score in ("probability", "logit"):
+        array = tmp_path / f"{score}.npy"
+        result = run_cli("occlusion", "sample:chelsea", "--patch", "112", "--stride", "112", "--score", score, "--json",
+                         "--array", str(array))
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert summary["details"]["score"] == score and summary["details"]["patches"] == 4
+        maps[score] = np.load(array)
+    assert np.abs(maps["logit"] - maps["probability"]).max() > 0.1  # drops in logits, not in probability
+
+
+def test_ig_reaches_the_tolerance_and_reports_its_steps_and_completeness():
+    result = run_cli("ig", "sample:chelsea", "--tolerance", "0.01", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["label"] == "Egyptian cat" and summary["layer"] is None
-    assert summary["details"]["completeness_error"] < 0.05
+    details = summary["details"]
+    assert details["tolerance_met"] is True and details["completeness_error"] <= 0.01
+    assert 17 <= details["steps"] <= 256  # the default --steps is the cap
+
+
+def test_ig_at_tolerance_zero_takes_exactly_the_steps():
+    result = run_cli("ig", "sample:chelsea", "--tolerance", "0", "--steps", "20", "--json")
+    assert result.returncode == 0, result.stderr
+    details = json.loads(result.stdout)["details"]
+    assert details["steps"] == 20 and details["tolerance_met"] is None
 
 
 def test_cli_methods_are_the_method_table():
@@ -305,6 +327,7 @@ def test_cli_methods_are_the_method_table():
         assert parser.description.startswith(method.title + ":")
         actions = {action.dest: action for action in parser._actions}
         assert ("layer" in actions) == method.needs_layer
+        assert ("contrast" in actions) == method.contrastive
         for option in method.options:
             assert actions[option.name].default == option.default and actions[option.name].option_strings == [option.flag]
             assert actions[option.name].choices == (option.choices or None)
@@ -324,6 +347,7 @@ def test_guided_backprop_has_one_title_everywhere():
     (["smoothgrad", "sample:chelsea", "--samples", "0"], "SmoothGrad samples must be 1 to 512, not 0."),
     (["smoothgrad", "sample:chelsea", "--noise", "1.5"], "SmoothGrad noise must be 0 to 1, not 1.5."),
     (["ig", "sample:chelsea", "--steps", "1"], "Integrated Gradients steps must be 2 to 512, not 1."),
+    (["ig", "sample:chelsea", "--tolerance", "0.9"], "Integrated Gradients tolerance must be 0 to 0.5, not 0.9."),
     (["scorecam", "sample:chelsea", "--max-channels", "0"], "Score-CAM channels must be at least 1, not 0."),
 ])
 def test_attribution_bad_input_is_one_sentence(args, message):
@@ -349,9 +373,43 @@ def test_the_map_picture_is_the_shared_display_scaling(tmp_path, chelsea):
     picture, array = tmp_path / "map.png", tmp_path / "map.npy"
     result = run_cli("saliency", "sample:chelsea", "--out", str(picture), "--array", str(array))
     assert result.returncode == 0, result.stderr
-    values = np.load(array)
-    expected = viz.overlay(fit_to_model(chelsea, 224), viz.display_map(values, "saliency"), 0.5, "jet")
+    gradient = np.load(array)  # the raw signed gradient; the map is its largest magnitude over the colour channels
+    assert gradient.shape == (224, 224, 3) and gradient.dtype == np.float32 and gradient.min() < 0 < gradient.max()
+    shown = viz.display_map(np.abs(gradient).max(axis=-1), "saliency")
+    expected = viz.map_picture(fit_to_model(chelsea, 224), shown, "saliency", 0.5)
+    assert expected.shape == (224, 2 * 224 + viz.GRID_PADDING, 3)  # the map next to the image, and over it
     np.testing.assert_array_equal(np.asarray(Image.open(picture)), expected)
+
+
+def test_contrast_shows_what_tells_two_classes_apart(tmp_path):
+    array = tmp_path / "map.npy"
+    result = run_cli("gradcam", "sample:chelsea", "--class", "Egyptian cat", "--contrast", "tiger cat", "--json",
+                     "--array", str(array))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["class_index"], summary["contrast_class"], summary["contrast_label"]) == (285, 282, "tiger cat")
+    plain = json.loads(run_cli("gradcam", "sample:chelsea", "--class", "285", "--json").stdout)
+    assert plain["contrast_class"] is None
+    result = run_cli("saliency", "sample:chelsea", "--class", "285", "--contrast", "282")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Saliency for Egyptian cat (285) against tiger cat (282), probability ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["occlusion", "sample:chelsea", "--contrast", "282"], "Unrecognized arguments: --contrast 282"),
+    (["gradcam", "sample:chelsea", "--class", "282", "--contrast", "tiger cat"],
+     "The contrast class must differ from the class explained."),
+    (["saliency", "sample:chelsea", "--contrast", "tigger cat"], "The model has no class called 'tigger cat'"),
+])
+def test_a_bad_contrast_is_one_sentence(args, message):
+    assert message in assert_one_sentence_error(run_cli(*args))
+
+
+def test_smoothgrad_takes_a_seed_and_reports_it():
+    result = run_cli("smoothgrad", "sample:chelsea", "--samples", "4", "--seed", "7", "--json")
+    assert result.returncode == 0, result.stderr
+    details = json.loads(result.stdout)["details"]
+    assert details["seed"] == 7 and details["samples"] == 4
 
 
 def test_dream_writes_the_dream_and_json(tmp_path, chelsea):
@@ -449,6 +507,35 @@ def test_predict_default_top_fits_a_model_with_three_classes(tmp_path):
     assert line.startswith("Top-k must be between 1 and 3")
 
 
+def test_sanity_json_has_every_depth_and_the_verdict():
+    result = run_cli("sanity", "gradcam", "sample:chelsea", "--class", "tiger cat", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["method"], summary["class_index"], summary["layer"]) == ("gradcam", 282, "head_relu")
+    rows = summary["correlations"]
+    assert len(rows) == 4 and rows[0]["randomised"] == ["logits"] and rows[1]["randomised"] == ["logits", "head_bn", "head_conv"]
+    assert all(-1 <= row["spearman"] <= 1 for row in rows)
+    assert summary["passes"] is (rows[-1]["spearman"] < summary["threshold"]) and summary["passes"] is True
+
+
+def test_sanity_table_says_fails_for_grad_cam_plus_plus():
+    result = run_cli("sanity", "gradcam++", "sample:chelsea", "--depths", "3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Grad-CAM++ at head_relu for Egyptian cat (285) fails the randomisation sanity check")
+    assert len(lines) == 4 and lines[1].strip().endswith("logits")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sanity", "lime", "sample:chelsea"], "Unknown method 'lime': choose one of occlusion, saliency"),
+    (["sanity", "gradcam", "sample:chelsea", "--samples", "4"], "Grad-CAM has no option 'samples'"),
+    (["sanity", "saliency", "sample:chelsea", "--layer", "head_relu"], "Saliency reads no layer"),
+    (["sanity", "saliency", "sample:chelsea", "--depths", "0"], "Sanity check depths must be 1 to 4, not 0."),
+])
+def test_sanity_bad_input_is_one_sentence(args, message):
+    assert message in assert_one_sentence_error(run_cli(*args))
+
+
 # --- the command as installed ---
 
 
@@ -472,3 +559,50 @@ def test_the_vizcore_command_works_from_any_folder(tmp_path):
     assert json.loads(result.stdout)["models"][0]["name"] == "efficientnet_lite0"
     usage = run_cli_process("paint", cwd=tmp_path, command=[command])
     assert usage.returncode == 2 and usage.stderr.strip().endswith("(see vizcore --help).")
+
+
+def _photo_folder(root):
+    """Two class folders of the bundled photos and a text file named .jpg: a dataset for `vizcore index`."""
+    import vizcore
+
+    for name in ("coffee", "rocket"):
+        (root / name).mkdir(parents=True)
+        pixels = vizcore.load_sample(name)
+        Image.fromarray(pixels).save(root / name / "full.jpg", quality=92)
+        Image.fromarray(np.ascontiguousarray(pixels[:, ::-1])).save(root / name / "flip.png")
+    (root / "readme.jpg").write_text("not a picture")
+    return root
+
+
+def test_index_neighbours_and_patches(tmp_path):
+    data, out = _photo_folder(tmp_path / "photos"), tmp_path / "index"
+    result = run_cli("index", data, "--out", out, "--layers", "stage4_block3_add", "--batch-size", "2",
+                     "--shard-size", "3", "--top-k", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert set(summary) == {"images", "skipped", "seconds", "engine", "out"}
+    assert summary["images"] == 4 and summary["engine"] == "local" and summary["out"] == str(out)
+    assert [item["path"] for item in summary["skipped"]] == ["readme.jpg"]
+    assert "not an image" in summary["skipped"][0]["reason"]
+
+    result = run_cli("neighbours", data / "rocket" / "flip.png", "--index", out, "--k", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    neighbours = json.loads(result.stdout)["neighbours"]
+    assert [set(item) for item in neighbours] == [{"path", "distance", "label", "predicted"}] * 3
+    assert neighbours[0]["path"] == "rocket/flip.png" and neighbours[0]["distance"] < 1e-2
+    assert neighbours[1]["label"] == "rocket"
+
+    grid = tmp_path / "grid.png"
+    result = run_cli("patches", "--index", out, "--layer", "stage4_block3_add", "--channel", "3", "--k", "2",
+                     "--out", grid, "--json")
+    assert result.returncode == 0, result.stderr
+    patches = json.loads(result.stdout)
+    assert (patches["layer"], patches["channel"], len(patches["patches"])) == ("stage4_block3_add", 3, 2)
+    first, second = patches["patches"]
+    assert first["activation"] >= second["activation"] and len(first["box"]) == 4
+    assert Image.open(grid).size[0] > 0
+
+    again = run_cli("index", data, "--out", out, "--layers", "stage3_block2_add")
+    assert "other settings" in assert_one_sentence_error(again)
+    assert "no layer called" in assert_one_sentence_error(run_cli("patches", "--index", out, "--layer", "nope", "--channel", "0"))
+    assert "no vizcore index" in assert_one_sentence_error(run_cli("neighbours", "sample:coffee", "--index", tmp_path))

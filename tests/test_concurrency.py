@@ -96,14 +96,14 @@ def _expected_dream(model, name):
 
 
 def _gradcam_cards(at):
-    """[(label, deletion area, insertion area)] as the Grad-CAM page shows them."""
+    """[(label, deletion area, insertion area)] of the two class cards the Grad-CAM page shows (not the contrast card)."""
     labels = [block.value.split(" · ", 1)[1] for block in at.markdown if block.value.startswith("**Grad-CAM** · ")]
-    captions = [image.proto.imgs[0].caption for image in at.main.get("image")]
-    areas = [
-        (float(text.split("deletion ")[1].split()[0]), float(text.split("insertion ")[1].split()[0]))
-        for text in captions if text.startswith("deletion ")
-    ]
-    return [(label, *pair) for label, pair in zip(labels, areas)] if len(labels) == len(areas) else []
+    captions = [caption.value for caption in at.main.caption if caption.value.startswith("deletion ")]
+    areas = [(float(text.split("deletion ")[1].split()[0]), float(text.split("insertion ")[1].split()[0]))
+             for text in captions]
+    if len(labels) != len(areas):
+        return []
+    return [(label, *pair) for label, pair in zip(labels, areas) if " against " not in label]
 
 
 def _dream_activations(at):

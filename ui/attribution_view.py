@@ -15,7 +15,9 @@ from ui.sidebar import Selection
 from vizcore import attribution, cached, images, viz
 from vizcore.attribution.methods import METHODS as METHOD_TABLE
 from vizcore.attribution.methods import SLIDER
+from vizcore.attribution.path_integrals import completeness_summary
 from vizcore.errors import VizcoreError
+from vizcore.models.layers import block_of
 
 TOP_CLASSES = 5
 
@@ -33,8 +35,7 @@ def class_picker(selection: Selection, label: str, key: str, default_rank: int =
     )
 
 
-DEFAULT_COLORMAP = "jet"
-IG_COMPLETENESS_TOLERANCE = 0.05
+AUTO_COLORMAP = "auto"  # the colormap picker's choice for each method's own colormap (viz.map_colormap)
 
 
 def option_widget(container, method: str, option: str, key: str, input_size: int | None = None, **widget_options):
@@ -59,20 +60,47 @@ def option_widget(container, method: str, option: str, key: str, input_size: int
     return container.number_input(label, minimum, maximum, spec.default, step, key=key, help=spec.help, **widget_options)
 
 
-def colormap_picker(column, key: str) -> str:
-    names = list(viz.COLORMAPS)
-    return column.selectbox("Colormap", names, index=names.index(DEFAULT_COLORMAP), key=key)
+def colormap_picker(column, key: str) -> str | None:
+    """A colormap name, or None for each method's own (``viz.map_colormap``: inferno for gradient maps, jet for CAMs)."""
+    names = [AUTO_COLORMAP, *viz.COLORMAPS]
+    chosen = column.selectbox("Colormap", names, index=names.index(AUTO_COLORMAP), key=key,
+                              help="auto: inferno for gradient maps, jet for the others")
+    return None if chosen == AUTO_COLORMAP else chosen
 
 
 def compute(selection: Selection, method: str, class_index: int, layer: str | None = None, **options):
-    """The map and its faithfulness curves (cached), or None after showing the error sentence."""
+    """The map (cached) and a function that computes its faithfulness curves (cached), or None after showing the error.
+
+    The curves cost about as much as a cheap map, so a page draws the maps first and lets
+    ``map_cards`` compute the curves under them.
+    """
     try:
         with st.spinner(f"Computing {attribution.METHOD_TITLES[method]}…"):
             arguments = (selection.model_name, selection.image_key, selection.pixels, method, class_index, layer, options)
-            return cached.attribution_map(*arguments), cached.faithfulness_curves(*arguments)
+            return cached.attribution_map(*arguments), lambda: cached.faithfulness_curves(*arguments)
     except VizcoreError as error:
         st.error(str(error))
         return None
+
+
+def curves_of_run(
+    selection: Selection, result: attribution.AttributionMap, options: dict,
+) -> Callable[[], attribution.FaithfulnessCurves]:
+    """A function that computes (cached) the faithfulness curves of a map that a live run computed."""
+    arguments = (selection.model_name, selection.image_key, selection.pixels, result.method, result.class_index,
+                 result.layer, options, result.values)
+    return lambda: cached.faithfulness_curves_of(*arguments)
+
+
+def map_picture(selection: Selection, values: np.ndarray, method: str, *, overlay: bool, opacity: float,
+                colormap: str | None, scale_max: float | None = None) -> np.ndarray:
+    """An S x S map as the cards show it, RGB uint8: also a live run's partial map.
+
+    ``viz.map_picture``: a gradient map next to the image and over it, any other map over the
+    image; with ``overlay`` False the map alone. ``colormap`` None: the method's own.
+    """
+    view = images.fit_to_model(selection.pixels, selection.model.spec.input_size)
+    return viz.map_picture(view, viz.display_map(values, method, scale_max), method, opacity, colormap, overlay)
 
 
 def curves_chart(curves: attribution.FaithfulnessCurves, key: str) -> None:
@@ -93,43 +121,114 @@ class MapCard:
     """One computed map to show: the map, its faithfulness curves, a widget key prefix and the record's extra parameters."""
 
     result: attribution.AttributionMap
-    curves: attribution.FaithfulnessCurves
+    curves: attribution.FaithfulnessCurves | Callable[[], attribution.FaithfulnessCurves]  # or computed when drawn
     key: str
     parameters: dict = field(default_factory=dict)
+
+
+SANITY_ASKED = "sanity_checks_asked"  # session key: the map requests whose sanity check the user asked for
+
+
+def sanity_part(selection: Selection, card: MapCard) -> Callable[[], None]:
+    """A card's sanity check (Adebayo et al. 2018), on demand: a button, then a passes/fails badge with its curve.
+
+    It costs one map per randomised depth, so it runs only when asked; once asked for a map it is
+    shown on every rerun (cached). Grad-CAM++ at a layer where the class barely matters says so here.
+    """
+    result = card.result
+
+    def draw() -> None:
+        caveat = attribution.cam_caveat(selection.model, result.method, result.layer, result.contrast_class)
+        if caveat:
+            st.caption(f"⚠️ {caveat}")
+        takes = METHOD_TABLE[result.method].defaults()
+        options = {name: value for name, value in card.parameters.items() if name in takes}
+        request = (selection.model_name, selection.image_key, result.method, result.class_index, result.layer,
+                   result.contrast_class, tuple(sorted(options.items())))
+        asked = st.session_state.setdefault(SANITY_ASKED, set())
+        if request not in asked:
+            if not st.button("Sanity check", key=f"{card.key}_sanity", help=(
+                    "Recompute this map with the model's top layers re-initialised, from the logits down, and "
+                    "compare: a map that does not change explains nothing the model learned.")):
+                return
+            asked.add(request)
+        try:
+            with st.spinner("Re-initialising the top layers, one map per depth…"):
+                check = cached.sanity_check(selection.model_name, selection.image_key, selection.pixels, result.method,
+                                            result.class_index, result.layer, result.contrast_class, options, result)
+        except VizcoreError as error:
+            st.error(str(error))
+            return
+        sanity_badge(check, key=f"{card.key}_sanity_chart")
+
+    return draw
+
+
+def sanity_badge(check: attribution.SanityCheck, key: str) -> None:
+    """A passes/fails badge, and the Spearman correlation with the original map at each randomised depth."""
+    if check.passes:
+        st.badge("passes sanity check", icon=":material/check_circle:", color="green")
+    else:
+        st.badge("fails sanity check", icon=":material/warning:", color="red")
+    rows = check.correlations
+    depths = [("" if depth == 0 else "+ ") + block_of(row["randomised"][-1]) for depth, row in enumerate(rows)]
+    figure = go.Figure(go.Scatter(x=depths, y=[row["spearman"] for row in rows], mode="lines+markers",
+                                  line_color="#2ca02c" if check.passes else "#d62728"))
+    figure.add_hline(y=check.threshold, line_dash="dot", line_color="grey")
+    figure.update_layout(height=180, margin=dict(l=10, r=10, t=10, b=10), yaxis_range=[-1.05, 1.05],
+                         yaxis_title="Spearman", xaxis_title="re-initialised, from the top")
+    st.plotly_chart(figure, key=key, config={"displayModeBar": False})
+    curve = " → ".join(f"{row['spearman']:+.2f}" for row in rows)
+    st.caption(f"Rank correlation with the original map as the top blocks are re-initialised: {curve}. "
+               f"Below {check.threshold:g} at the deepest passes: the map depends on the learned weights.")
 
 
 def _card_parts(
     selection: Selection, card: MapCard, *, overlay: bool, opacity: float, colormap: str, scale_max: float | None,
 ) -> tuple[Callable[[], None], ...]:
     """The card's parts, top to bottom, each drawing into the current container: title, picture, curves, downloads."""
-    result, curves, key = card.result, card.curves, card.key
-    values = viz.display_map(result.values, result.method, scale_max)
-    size = selection.model.spec.input_size
-    picture = (
-        viz.overlay(images.fit_to_model(selection.pixels, size), values, opacity, colormap)
-        if overlay else viz.colorize(values, colormap)
-    )
-    caption = f"deletion {curves.deletion_area:.3f} (lower is better) · insertion {curves.insertion_area:.3f} (higher is better)"
+    result, key = card.result, card.key
+    picture = map_picture(selection, result.values, result.method, overlay=overlay, opacity=opacity, colormap=colormap,
+                          scale_max=scale_max)
+    known_curves = [] if callable(card.curves) else [card.curves]
+
+    def curves_now() -> attribution.FaithfulnessCurves:
+        """The curves, computed on first use: the picture is drawn before them."""
+        if not known_curves:
+            with st.spinner("Deletion and insertion curves…"):
+                known_curves.append(card.curves())
+        return known_curves[0]
+
+    caption = ""
     if "completeness_error" in result.details:
-        error = result.details["completeness_error"]
-        caption += f" · completeness error {error:.1%}"
-        if error > IG_COMPLETENESS_TOLERANCE:
-            caption += " (raise the IG steps for a more exact map)"
+        caption += completeness_summary(result.details)
+    if "seed" in result.details:
+        caption = " · ".join(filter(None, [caption, f"noise seed {result.details['seed']}"]))
+
+    def faithfulness() -> None:
+        curves = curves_now()
+        curves_chart(curves, key=f"{key}_curves_chart")
+        st.caption(f"deletion {curves.deletion_area:.3f} (lower is better) · insertion {curves.insertion_area:.3f} "
+                   f"(higher is better) · score {curves.score:.3f} (insertion − deletion)")
 
     def downloads() -> None:
+        curves = curves_now()
         record = {
             "parameters": selection.parameters(method=result.method, class_index=result.class_index, label=result.label,
                                                layer=result.layer, **card.parameters),
             "class_probability": result.probability,
+            "contrast_class": result.contrast_class,
+            "contrast_label": result.contrast_label,
             "details": result.details,
             "deletion_area": curves.deletion_area,
             "insertion_area": curves.insertion_area,
+            "faithfulness_score": curves.score,
             "deletion_curve": curves.deletion.tolist(),
             "insertion_curve": curves.insertion.tolist(),
             "fractions": curves.fractions.tolist(),
         }
         array_buffer = io.BytesIO()
-        np.save(array_buffer, result.values.astype(np.float32))
+        np.save(array_buffer, result.saved())  # gradient maps: the signed S x S x 3 gradient
         name = f"{result.method}_{result.class_index}"
         png, npy, jsn = st.columns(3)
         png.download_button("PNG", images.encode_png(picture), f"{name}.png", "image/png", key=f"{key}_png")
@@ -137,22 +236,30 @@ def _card_parts(
         jsn.download_button("JSON", json.dumps(record, indent=2), f"{name}.json", "application/json", key=f"{key}_json")
 
     return (
-        lambda: st.markdown(f"**{attribution.METHOD_TITLES[result.method]}** · {result.label}"),
-        lambda: st.image(picture, caption=caption, width="stretch"),
-        lambda: curves_chart(curves, key=f"{key}_curves_chart"),
+        lambda: st.markdown(f"**{attribution.METHOD_TITLES[result.method]}** · {map_subject(result)}"),
+        lambda: st.image(picture, caption=caption or None, width="stretch"),
+        sanity_part(selection, card),
+        faithfulness,
         downloads,
     )
 
 
+def map_subject(result: attribution.AttributionMap) -> str:
+    """What a map explains, for its title: ``tiger cat``, or ``Egyptian cat against tiger cat`` for a contrastive map."""
+    if result.contrast_label is None:
+        return result.label
+    return f"{result.label} against {result.contrast_label}"
+
+
 def map_card(selection: Selection, card: MapCard, *, overlay: bool = True, opacity: float = 0.5,
-             colormap: str = DEFAULT_COLORMAP, scale_max: float | None = None) -> None:
+             colormap: str | None = None, scale_max: float | None = None) -> None:
     """One map in the current container: its title, the picture, its deletion/insertion curves and its downloads."""
     for draw in _card_parts(selection, card, overlay=overlay, opacity=opacity, colormap=colormap, scale_max=scale_max):
         draw()
 
 
 def map_cards(selection: Selection, cards: list[MapCard], columns: int | list[int], *, overlay: bool = True,
-              opacity: float = 0.5, colormap: str = DEFAULT_COLORMAP, scale_max: float | None = None) -> None:
+              opacity: float = 0.5, colormap: str | None = None, scale_max: float | None = None) -> None:
     """Maps side by side, the n-th card in the n-th of ``st.columns(columns)``.
 
     Each part (titles, pictures, curves, downloads) is a row of its own, so the pictures and curves

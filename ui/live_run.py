@@ -6,10 +6,15 @@ step, so that happens within one step; the last preview is kept in session state
 stopped result. Finished results go into a process-wide store keyed by the request, so coming
 back to the same settings (in any session) is instant; a run cut short by the time cap is shown
 but not kept.
+
+A run reports progress with any update that has ``step`` and ``steps``: the optimisation loop's
+``Progress``, or a ``PartialMap`` for attribution methods, whose ``progress(done, total, partial)``
+callback ``partial_map_progress`` turns into one.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,7 +23,6 @@ import streamlit as st
 
 from vizcore import cached, limits
 from vizcore.errors import VizcoreError
-from vizcore.optimize import Progress
 
 
 @dataclass(frozen=True)
@@ -28,18 +32,37 @@ class StoppedRun:
     preview: np.ndarray  # the last live preview, uint8
 
 
+@dataclass(frozen=True)
+class PartialMap:
+    """An attribution method's progress: ``step`` of ``steps`` units done, and the map from those alone."""
+
+    step: int
+    steps: int
+    values: np.ndarray  # S x S, in the final map's units
+
+
+def partial_map_progress(on_progress: Callable[[PartialMap], None]) -> Callable[[int, int, np.ndarray], None]:
+    """The ``progress(done, total, partial)`` callback of an attribution method, reporting to ``on_progress``."""
+    return lambda done, total, partial: on_progress(PartialMap(done, total, partial))
+
+
 def live_run(
     name: str,
     request: tuple,
     button_label: str,
-    work: Callable[[Callable[[Progress], None]], object],
-    preview_of: Callable[[Progress], np.ndarray | None],
-    caption_of: Callable[[Progress], str] = lambda update: f"Live preview, step {update.step}",
+    work: Callable[[Callable], object],
+    preview_of: Callable[[object], np.ndarray | None],
+    caption_of: Callable[[object], str] = lambda update: f"Live preview, step {update.step}",
+    unit: str = "steps",
+    preview_interval_s: float = 0.0,
 ) -> object | StoppedRun | None:
     """The finished result for ``request``, a StoppedRun after Stop, or None before the first run.
 
-    ``work(on_progress)`` does the computation; ``preview_of(progress)`` turns a progress update
-    into a picture (or None when there is nothing new to show).
+    ``work(on_progress)`` does the computation and calls ``on_progress(update)`` with updates that
+    have ``step`` and ``steps`` (``unit`` names what they count, e.g. "patches"); a result with a
+    true ``stopped`` attribute reached the time cap and is not kept. ``preview_of(update)`` turns
+    an update into a picture (or None when there is nothing new to show); it is asked at most once
+    per ``preview_interval_s`` seconds, and always for the last step.
     """
     store = cached.result_store(name)
     result = store.get(request)
@@ -62,7 +85,7 @@ def live_run(
         if stopped_here:
             stopped = partial[1]
             warning.warning(
-                f"Stopped after {stopped.step} of {stopped.steps} steps; below is the preview from that point. "
+                f"Stopped after {stopped.step} of {stopped.steps} {unit}; below is the preview from that point. "
                 "Run again to finish it."
             )
             return stopped
@@ -71,9 +94,14 @@ def live_run(
     controls.button("Stop", key=f"{name}_run", help="Ends the run after the current step and keeps the last preview.")
     progress = st.progress(0.0, text="Starting…")
     preview = st.empty()
+    last_preview = [-float("inf")]
 
-    def show(update: Progress) -> None:
-        progress.progress(update.step / update.steps, text=f"Step {update.step} of {update.steps}")
+    def show(update) -> None:
+        progress.progress(min(update.step / update.steps, 1.0), text=f"{update.step} of {update.steps} {unit}")
+        now = time.perf_counter()
+        if update.step < update.steps and now - last_preview[0] < preview_interval_s:
+            return
+        last_preview[0] = now
         picture = preview_of(update)
         if picture is not None:
             preview.image(picture, caption=caption_of(update))
@@ -88,7 +116,7 @@ def live_run(
             st.error(str(error))
             return None
         raise
-    if result.stopped:  # the run hit the server's time cap (vizcore/limits.py): show it, but do not keep it
+    if getattr(result, "stopped", False):  # the server's time cap (vizcore/limits.py): show it, do not keep it
         st.warning(f"This run reached the {limits.MAX_SECONDS:.0f} s time limit and stopped; below is how far it got. "
                    "Fewer steps or a smaller size will finish.")
     else:

@@ -37,7 +37,7 @@ _running_through_app = threading.local()
 # state on any run that does not draw it; writing it back each run keeps it. Buttons and
 # download buttons cannot be written, so their keys end in one of the excluded suffixes.
 REMEMBERED_PREFIXES = ("explorer_", "filters_", "saliency_", "gradcam_", "dream_", "style_")
-NOT_REMEMBERED_SUFFIXES = ("_run", "_png", "_npy", "_json", "_chart", "_compared", "_partial", "_uploads")
+NOT_REMEMBERED_SUFFIXES = ("_run", "_png", "_npy", "_json", "_chart", "_compared", "_partial", "_uploads", "_sanity")
 
 
 def remember_page_settings() -> None:

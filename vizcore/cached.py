@@ -169,3 +169,22 @@ def faithfulness_curves(
 ) -> attribution.FaithfulnessCurves:
     result = attribution_map(model_name, image_key, _pixels, method, class_index, layer, options)
     return attribution.faithfulness(model_for(model_name), _pixels, result.values, class_index)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def faithfulness_curves_of(
+    model_name: str, image_key: str, _pixels: np.ndarray, method: str, class_index: int, layer: str | None,
+    options: dict, _values: np.ndarray,
+) -> attribution.FaithfulnessCurves:
+    """The curves of a map computed outside ``attribution_map`` (a page's live run), keyed by the map's request."""
+    return attribution.faithfulness(model_for(model_name), _pixels, _values, class_index)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def sanity_check(
+    model_name: str, image_key: str, _pixels: np.ndarray, method: str, class_index: int, layer: str | None,
+    contrast_class: int | None, options: dict, _original: attribution.AttributionMap,
+) -> attribution.SanityCheck:
+    """The randomisation sanity check of a map the page already shows (``_original``), keyed by the map's request."""
+    return attribution.sanity_check(model_for(model_name), _pixels, method, class_index, layer, contrast_class,
+                                    original=_original, **options)

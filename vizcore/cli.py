@@ -24,7 +24,6 @@ SAMPLE_PREFIX = "sample:"
 PROG = "vizcore"
 DEFAULT_TOP = 5  # classes listed by predict, fewer when the model has fewer
 OVERLAY_OPACITY = 0.5
-OVERLAY_COLORMAP = "jet"
 
 
 class _OneSentenceParser(argparse.ArgumentParser):
@@ -149,6 +148,9 @@ def _add_method_parser(methods_parsers, method) -> None:
     if method.needs_layer:
         parser.add_argument("--layer", default=None, metavar="NAME",
                             help="convolutional layer (default: the model's Grad-CAM layer; see vizcore layers)")
+    if method.contrastive:
+        parser.add_argument("--contrast", default=None, metavar="NAME|INDEX",
+                            help="show the evidence for the class against this one, by name or index (a contrastive map)")
     for option in method.options:
         if option.choices:
             parser.add_argument(option.flag, dest=option.name, default=option.default, choices=option.choices,
@@ -157,7 +159,12 @@ def _add_method_parser(methods_parsers, method) -> None:
             metavar = "PX" if option.unit == "px" else ("N" if option.kind is int else "F")
             parser.add_argument(option.flag, dest=option.name, type=option.kind, default=option.default,
                                 metavar=metavar, help=_option_help(option))
-    _add_output_options(parser, "the map over the image (jet colormap)", "the raw map, S x S float32 at the model input size")
+    if method.gradient_map:
+        pictures = "the map (inferno colormap) next to the image with the map over it"
+        array = "the raw signed gradient map, S x S x 3 float32 at the model input size (IG: S x S)"
+    else:
+        pictures, array = "the map over the image (jet colormap)", "the raw map, S x S float32 at the model input size"
+    _add_output_options(parser, pictures, array)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--layer", default=None, metavar="NAME", help="layer name (default: the app's first gallery preset)")
     gallery.add_argument("--channels", default=None, metavar="LIST",
                          help="channels, e.g. 0-15 or 3,7,40-43 (default: the preset's, else 0-15)")
-    gallery.add_argument("--steps", type=int, default=256, metavar="N", help="optimisation steps (default 256)")
+    gallery.add_argument("--steps", type=int, default=128, metavar="N",
+                         help="optimisation steps, the first 5/8 on a half-size tile (default 128)")
     gallery.add_argument("--size", type=int, default=128, metavar="PX", help="image side in pixels (default 128)")
     gallery.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     gallery.add_argument("--learning-rate", type=float, default=0.05, metavar="LR", help="Adam step size (default 0.05)")
@@ -231,7 +239,44 @@ def build_parser() -> argparse.ArgumentParser:
     table = _method_table()
     for method in table.TABLE:
         _add_method_parser(methods, method)
+    _add_sanity_parser(methods, table)
+    _add_dataset_parsers(methods)
     return parser
+
+
+def _add_sanity_parser(methods_parsers, table) -> None:
+    """``vizcore sanity METHOD IMAGE``: a method's options are the table's, given only to change a default."""
+    parser = methods_parsers.add_parser(
+        "sanity", help="does a method's map change when the model's top layers are re-initialised? (Adebayo et al. 2018)",
+        description="The cascading randomisation test: the map recomputed with the top layers' weights re-initialised, "
+                    "from the logits down, and its Spearman rank correlation with the original map.",
+    )
+    parser.add_argument("sanity_method", metavar="METHOD", help=f"the method to check: {', '.join(table.METHODS)}")
+    _add_image_argument(parser)
+    _add_model_options(parser)
+    _add_class_option(parser)
+    parser.add_argument("--layer", default=None, metavar="NAME",
+                        help="for the CAM methods: convolutional layer (default: the model's Grad-CAM layer)")
+    parser.add_argument("--contrast", default=None, metavar="NAME|INDEX",
+                        help="check the contrastive map: the evidence for the class against this one")
+    parser.add_argument("--depths", type=int, default=None, metavar="N",
+                        help="blocks re-initialised at the deepest step, one map each (default 4; 1 to 4)")
+    for option, users in _every_option(table).items():
+        parser.add_argument(option.flag, dest=option.name, type=option.kind, default=None,
+                            metavar="V" if option.choices else ("N" if option.kind is int else "F"),
+                            help=f"{', '.join(users)}: {_option_help(option)}")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def _every_option(table) -> dict:
+    """Each option name in the method table once (its first row's spec) -> the methods that take it."""
+    options: dict = {}
+    names: dict = {}
+    for method in table.TABLE:
+        for option in method.options:
+            first = names.setdefault(option.name, option)
+            options.setdefault(first, []).append(method.name)
+    return options
 
 
 def run_models(args, vizcore) -> None:
@@ -458,17 +503,22 @@ def run_attribution(args, vizcore) -> None:
     model = load_chosen_model(args, vizcore)
     model_name = model.spec.name
     class_index = None if args.class_name is None else class_index_of(model.class_names, args.class_name)
+    contrast = getattr(args, "contrast", None)
+    contrast_class = None if contrast is None else class_index_of(model.class_names, contrast)
     layer = args.layer if method.needs_layer else None
-    result = attribution.explain(model, pixels, method.name, class_index=class_index, layer=layer, **options)
+    result = attribution.explain(model, pixels, method.name, class_index=class_index, layer=layer,
+                                 contrast_class=contrast_class, **options)
     curves = attribution.faithfulness(model, pixels, result.values, result.class_index)
     shown = viz.display_map(result.values, result.method)
-    picture = viz.overlay(fit_to_model(pixels, model.spec.input_size), shown, OVERLAY_OPACITY, OVERLAY_COLORMAP)
-    _write_outputs(args, picture=picture, array=result.values.astype("float32"))
+    picture = viz.map_picture(fit_to_model(pixels, model.spec.input_size), shown, result.method, OVERLAY_OPACITY)
+    _write_outputs(args, picture=picture, array=result.saved())
     summary = {
         "method": result.method,
         "model": model_name,
         "class_index": result.class_index,
         "label": result.label,
+        "contrast_class": result.contrast_class,
+        "contrast_label": result.contrast_label,
         "layer": result.layer,
         "class_score": result.probability,
         "deletion_area": curves.deletion_area,
@@ -479,8 +529,135 @@ def run_attribution(args, vizcore) -> None:
         print(json.dumps(summary, indent=2))
         return
     where = f" at {result.layer}" if result.layer else ""
-    print(f"{method.title}{where} for {result.label} ({result.class_index}), probability {result.probability:.1%}")
+    against = f" against {result.contrast_label} ({result.contrast_class})" if result.contrast_class is not None else ""
+    print(f"{method.title}{where} for {result.label} ({result.class_index}){against}, probability {result.probability:.1%}")
     print(f"  deletion area {curves.deletion_area:.3f} (lower is more faithful), insertion area {curves.insertion_area:.3f} (higher)")
+    if "completeness_error" in result.details:
+        from vizcore.attribution.path_integrals import completeness_summary
+
+        print(f"  {completeness_summary(result.details)}")
+
+
+def run_sanity(args, vizcore) -> None:
+    from vizcore.attribution.methods import get_method
+    from vizcore.attribution.sanity import sanity_check
+    from vizcore.models.class_names import class_index_of
+
+    check_model_choice(args, vizcore)
+    method = get_method(args.sanity_method)
+    options = {option.name: getattr(args, option.name) for option in _every_option(_method_table())
+               if getattr(args, option.name) is not None}
+    method.check(options)  # an option the method does not take is one sentence, before the slow load
+    if args.layer is not None and not method.needs_layer:
+        raise vizcore.VizcoreError(f"{method.title} reads no layer: --layer applies to the CAM methods only.")
+    pixels = read_image(args.image)
+    model = load_chosen_model(args, vizcore)
+    class_index = None if args.class_name is None else class_index_of(model.class_names, args.class_name)
+    contrast_class = None if args.contrast is None else class_index_of(model.class_names, args.contrast)
+    depths = {} if args.depths is None else {"depths": args.depths}
+    check = sanity_check(model, pixels, method.name, class_index, args.layer, contrast_class, **depths, **options)
+    if args.json:
+        print(json.dumps({"model": model.spec.name, **check.summary()}, indent=2))
+        return
+    where = f" at {check.layer}" if check.layer else ""
+    verdict = "passes" if check.passes else "fails"
+    print(f"{method.title}{where} for {check.label} ({check.class_index}) {verdict} the randomisation sanity check "
+          f"(passing takes a Spearman correlation below {check.threshold:g} at the deepest re-initialisation)")
+    for row in check.correlations:
+        layers = row["randomised"]
+        shown = ", ".join(layers) if len(layers) <= 3 else f"{', '.join(layers[:3])} ... {len(layers)} layers"
+        print(f"  {row['spearman']:+.3f}  {shown}")
+
+
+def _add_dataset_parsers(methods) -> None:
+    """``index``, ``neighbours`` and ``patches``: a dataset indexed once, then searched (vizcore/datasets/)."""
+    from vizcore.datasets.index import DEFAULT_BATCH_SIZE, DEFAULT_SHARD_SIZE, DEFAULT_TOP_K, ENGINES
+
+    index = methods.add_parser("index", help="run a model over a folder or zip of images once, into a Parquet index")
+    index.add_argument("data", metavar="DATA", help="a folder (class subfolders give labels) or a .zip of one")
+    index.add_argument("--out", required=True, metavar="INDEX_DIR", help="the index folder (rerun to resume)")
+    _add_model_options(index)
+    index.add_argument("--layers", default=None, metavar="L1,L2",
+                       help="layers whose channels get max-activating patches (default: the gallery presets)")
+    index.add_argument("--engine", default="local", choices=ENGINES, help="where the pass runs (default local)")
+    index.add_argument("--ray-address", default=None, metavar="ADDR", help="an existing Ray cluster (--engine ray)")
+    index.add_argument("--ray-actors", type=int, default=1, metavar="N", help="model actors (--engine ray; default 1)")
+    index.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+                       help=f"images per forward pass (default {DEFAULT_BATCH_SIZE})")
+    index.add_argument("--shard-size", type=int, default=DEFAULT_SHARD_SIZE, metavar="N",
+                       help=f"images per Parquet shard, what a killed run can lose (default {DEFAULT_SHARD_SIZE})")
+    index.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, metavar="K",
+                       help=f"images kept per layer and channel (default {DEFAULT_TOP_K})")
+    index.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+    neighbours = methods.add_parser("neighbours", help="the indexed images closest to an image in feature space")
+    _add_image_argument(neighbours)
+    neighbours.add_argument("--index", required=True, metavar="DIR", help="an index made by vizcore index")
+    neighbours.add_argument("--k", type=int, default=10, metavar="K", help="how many neighbours (default 10)")
+    neighbours.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    patches = methods.add_parser("patches", help="the dataset patches that excite one channel most")
+    patches.add_argument("--index", required=True, metavar="DIR", help="an index made by vizcore index")
+    patches.add_argument("--layer", required=True, metavar="NAME", help="an indexed layer")
+    patches.add_argument("--channel", required=True, type=int, metavar="C", help="channel of that layer")
+    patches.add_argument("--k", type=int, default=8, metavar="K", help="how many patches (default 8)")
+    patches.add_argument("--out", metavar="PATH.png", help="the patches as a grid")
+    patches.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run_index(args, vizcore) -> None:
+    from vizcore.datasets.index import IndexSettings, build_index
+    from vizcore.datasets.recipe import ModelChoice
+
+    check_model_choice(args, vizcore)
+    layers = tuple(name.strip() for name in args.layers.split(",") if name.strip()) if args.layers else None
+    settings = IndexSettings(layers=layers, batch_size=args.batch_size, shard_size=args.shard_size, top_k=args.top_k)
+    settings.check()
+    choice = ModelChoice(name=args.model, file=args.model_file, preprocessing=args.preprocessing,
+                         class_names=args.class_names)
+    model = load_chosen_model(args, vizcore)
+    if args.ray_actors < 1:
+        raise vizcore.VizcoreError(f"--ray-actors must be at least 1, not {args.ray_actors}.")
+    summary = build_index(args.data, args.out, model, settings, engine=args.engine, ray_address=args.ray_address,
+                          ray_actors=args.ray_actors, model_choice=choice)
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+        return
+    print(f"Indexed {summary.images} images into {summary.out} in {summary.seconds:.1f} s "
+          f"({summary.shards_computed} of {summary.shards_total} shards computed now); skipped {len(summary.skipped)}:")
+    for item in summary.skipped:
+        print(f"  {item.path}: {item.reason}")
+
+
+def run_neighbours(args, vizcore) -> None:
+    from vizcore.datasets.neighbours import NeighbourIndex
+
+    if args.k < 1:
+        raise vizcore.VizcoreError(f"--k must be at least 1, not {args.k}.")
+    index = NeighbourIndex(args.index)
+    pixels = read_image(args.image)
+    neighbours = index.nearest(index.embed(index.load_model(), pixels), args.k)
+    if args.json:
+        print(json.dumps({"neighbours": [item.as_dict() for item in neighbours]}, indent=2))
+        return
+    for rank, item in enumerate(neighbours, start=1):
+        label = f"  label {item.label}" if item.label is not None else ""
+        print(f"{rank:>3}. {item.path}  distance {item.distance:.4f}  predicted {item.predicted}{label}")
+
+
+def run_patches(args, vizcore) -> None:
+    from vizcore.datasets.patches import patch_grid, top_patches
+
+    patches = top_patches(args.index, args.layer, args.channel, args.k)
+    if args.out:
+        _write_outputs(args, picture=patch_grid(args.index, patches))
+    if args.json:
+        print(json.dumps({"layer": args.layer, "channel": args.channel,
+                          "patches": [patch.as_dict() for patch in patches]}, indent=2))
+        return
+    print(f"{args.layer} channel {args.channel}: {len(patches)} patches, highest activation first")
+    for patch in patches:
+        print(f"  {patch.activation:9.3f}  {patch.path}  box {list(patch.box)}")
 
 
 RUNNERS = {
@@ -491,6 +668,10 @@ RUNNERS = {
     "filters": run_filters,
     "dream": run_dream,
     "style": run_style,
+    "sanity": run_sanity,
+    "index": run_index,
+    "neighbours": run_neighbours,
+    "patches": run_patches,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vizcore.attribution.methods import METHODS  # pure data: which methods are gradient maps
 from vizcore.errors import VizcoreError
 
 COLORMAPS = {
@@ -17,9 +18,17 @@ COLORMAPS = {
 }
 GRID_PADDING = 2
 GRID_BACKGROUND = 255
-# Gradient maps are a few extreme pixels: scaled to their maximum they show as black with a few
-# dots, so maps are scaled to a high percentile of their positive values instead.
+# Maps are a few extreme pixels: scaled to their maximum they show as black with a few dots, so
+# they are scaled to a high percentile of their positive values instead.
 DISPLAY_PERCENTILE = 99.5
+# Gradient maps (the method table's ``gradient_map`` rows) are shown as the SmoothGrad authors show
+# them (PAIR's saliency library, VisualizeImageGrayscale): the magnitude, clipped at the 99th
+# percentile, after a small Gaussian blur that merges the pixel-to-pixel speckle of a gradient
+# into the regions it marks; in a sequential colormap, since the magnitude has no midpoint.
+GRADIENT_PERCENTILE = 99.0
+GRADIENT_BLUR_SIGMA = 1.0  # px at the model's input size
+GRADIENT_COLORMAP = "inferno"
+CAM_COLORMAP = "jet"
 
 
 def colorize(values: np.ndarray, colormap: str = "viridis") -> np.ndarray:
@@ -63,12 +72,22 @@ def channel_grid(
     return image_grid(np.stack(tiles), columns)
 
 
-def overlay(pixels: np.ndarray, values: np.ndarray, opacity: float = 0.5, colormap: str = "jet") -> np.ndarray:
-    """``values`` (0..1, any H x W) upsampled onto uint8 RGB ``pixels`` and blended at ``opacity`` (0..1)."""
+def overlay(
+    pixels: np.ndarray, values: np.ndarray, opacity: float = 0.5, colormap: str = "jet", weighted: bool = False,
+) -> np.ndarray:
+    """``values`` (0..1, any H x W) upsampled onto uint8 RGB ``pixels`` and blended at ``opacity`` (0..1).
+
+    ``weighted``: the image dimmed by ``opacity``, and each pixel's heat laid over it in proportion
+    to its value (all heat at 1, all image at 0), so a few hot pixels stand out on a readable image.
+    """
     height, width = pixels.shape[:2]
     upsampled = cv2.resize(values.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
     heat = colorize(upsampled, colormap).astype(np.float32)
-    blended = (1.0 - opacity) * pixels.astype(np.float32) + opacity * heat
+    if weighted:
+        weight = np.clip(upsampled, 0.0, 1.0)[:, :, None]
+        blended = (1.0 - weight) * (1.0 - opacity) * pixels.astype(np.float32) + weight * heat
+    else:
+        blended = (1.0 - opacity) * pixels.astype(np.float32) + opacity * heat
     return np.round(blended).clip(0, 255).astype(np.uint8)
 
 
@@ -77,19 +96,78 @@ def enlarged_map(values: np.ndarray, size: int, colormap: str = "viridis") -> np
     return colorize(cv2.resize(values.astype(np.float32), (size, size), interpolation=cv2.INTER_NEAREST), colormap)
 
 
-def display_top(values: np.ndarray) -> float:
-    """The value an attribution map shows at full colour: the DISPLAY_PERCENTILE of its positive values."""
+def is_gradient_map(method: str) -> bool:
+    """True for the methods the method table marks ``gradient_map`` (saliency, SmoothGrad, IG, guided...)."""
+    return method in METHODS and METHODS[method].gradient_map
+
+
+def map_colormap(method: str) -> str:
+    """The colormap a method's map is shown in unless the user picks one: inferno for gradient maps, jet otherwise."""
+    return GRADIENT_COLORMAP if is_gradient_map(method) else CAM_COLORMAP
+
+
+def _shown_strength(values: np.ndarray, method: str) -> np.ndarray:
+    """What a map shows, before scaling: a gradient map's blurred magnitude, any other map's positive evidence."""
+    if is_gradient_map(method):
+        return cv2.GaussianBlur(np.abs(values).astype(np.float32), (0, 0), GRADIENT_BLUR_SIGMA)
+    return np.maximum(values, 0.0).astype(np.float32)
+
+
+def display_top(values: np.ndarray, method: str | None = None) -> float:
+    """The value of ``values`` (an H x W map of ``method``) that shows at full colour in ``display_map``."""
+    if method is not None and is_gradient_map(method):
+        return float(np.percentile(_shown_strength(values, method), GRADIENT_PERCENTILE))
     return float(np.percentile(np.maximum(values, 0.0), DISPLAY_PERCENTILE))
 
 
 def display_map(values: np.ndarray, method: str, scale_max: float | None = None) -> np.ndarray:
     """An attribution map (any H x W floats) as 0..1 for display, the one scaling the CLI and the pages share.
 
-    Positive evidence over ``scale_max`` (the map's own ``display_top`` when None; pass one value
-    to several maps so their strengths compare), clipped to 1; negative evidence shows as 0.
-    ``method`` is the map's name in the method table: every method is scaled this way today, and
-    a method that needs its own scaling gets it here.
+    A gradient map (``is_gradient_map``) shows its magnitude (signed IG evidence either way),
+    blurred by GRADIENT_BLUR_SIGMA px; any other map its positive evidence (negative shows as 0).
+    Either is divided by ``scale_max`` (the map's own ``display_top`` when None: pass one value to
+    several maps of the same kind so their strengths compare) and clipped to 1.
     """
-    positive = np.maximum(values, 0.0).astype(np.float32)
-    top = scale_max if scale_max is not None else display_top(values)
-    return np.clip(positive / top, 0.0, 1.0) if top > 0 else positive
+    shown = _shown_strength(values, method)
+    top = scale_max if scale_max is not None else display_top(values, method)
+    return np.clip(shown / top, 0.0, 1.0) if top > 0 else shown
+
+
+def map_overlay(
+    pixels: np.ndarray, shown: np.ndarray, method: str, opacity: float = 0.5, colormap: str | None = None,
+) -> np.ndarray:
+    """A displayed map (``display_map``'s 0..1) over uint8 RGB ``pixels``, at ``opacity`` (0..1).
+
+    A gradient map's heat is laid over in proportion to its value on the image dimmed by
+    ``opacity`` (``overlay(weighted=True)``), so its few hot pixels stand out; other maps are
+    blended evenly at ``opacity``. ``colormap`` None: the method's own (``map_colormap``).
+    """
+    return overlay(pixels, shown, opacity, colormap or map_colormap(method), weighted=is_gradient_map(method))
+
+
+def map_picture(
+    pixels: np.ndarray, shown: np.ndarray, method: str, opacity: float = 0.5, colormap: str | None = None,
+    overlay_map: bool = True,
+) -> np.ndarray:
+    """The picture of a displayed map (``display_map``'s 0..1) for uint8 RGB ``pixels`` (the model-sized view).
+
+    A gradient map is shown next to the image as well as over it: the map alone, then
+    ``map_overlay``, side by side (twice as wide). Other maps: ``map_overlay``. With
+    ``overlay_map`` False, the map alone. ``colormap`` None: the method's own (``map_colormap``).
+    """
+    colormap = colormap or map_colormap(method)
+    alone = colorize(cv2.resize(shown.astype(np.float32), pixels.shape[1::-1], interpolation=cv2.INTER_CUBIC), colormap)
+    if not overlay_map:
+        return alone
+    over = map_overlay(pixels, shown, method, opacity, colormap)
+    return side_by_side([alone, over]) if is_gradient_map(method) else over
+
+
+def side_by_side(pictures: list[np.ndarray], padding: int = GRID_PADDING) -> np.ndarray:
+    """Equal-sized uint8 RGB pictures in one row, ``padding`` px of white between them (none around)."""
+    height = pictures[0].shape[0]
+    gap = np.full((height, padding, 3), GRID_BACKGROUND, np.uint8)
+    row = [pictures[0]]
+    for picture in pictures[1:]:
+        row += [gap, picture]
+    return np.concatenate(row, axis=1)

@@ -2,6 +2,11 @@
 
 All work on the flat private copy of the model (see graph.py), so nested models work and the
 shared model is never touched. Maps come back at the model input's resolution.
+
+Every method takes ``contrast_class``: a contrastive map shows the evidence for the class against
+that class. Grad-CAM and Grad-CAM++ take the gradient of the class's logit minus the other's
+(``common.class_score``); Score-CAM weights each channel by how much it favours the class over the
+other (see ``scorecam``).
 """
 
 from __future__ import annotations
@@ -9,7 +14,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from vizcore.attribution.common import AttributionMap, batches, choose_class, image_batch, scores, softmax, upsample
+from vizcore.attribution.common import (
+    NO_CONTRAST, AttributionMap, Target, batches, choose_target, class_score, contrast_tensor, image_batch, scores, softmax,
+    upsample,
+)
 from vizcore.attribution.gradients import guided_backprop
 from vizcore.attribution.methods import METHODS
 from vizcore.models.graph import SCORE
@@ -20,52 +28,56 @@ SCORECAM_MAX_CHANNELS = 256  # Score-CAM costs one forward pass per channel: the
 SCORECAM_CHUNK = 32
 
 
-def features_and_gradients(model, layer, batch, class_index):
+def features_and_gradients(model, layer, batch, class_index, contrast_class=NO_CONTRAST):
     with tf.GradientTape() as tape:
         outputs = model(batch, training=False)
         features = outputs[layer]
-        score = outputs[SCORE][:, class_index]
+        score = class_score(outputs[SCORE], class_index, contrast_class)
     return features, tape.gradient(score, features)
 
 
-def _layer_and_class(loaded, pixels, layer, class_index):
+def _layer_and_target(loaded, pixels, layer, class_index, contrast_class) -> tuple[str, tf.Tensor, Target]:
     layer = check_cam_layer(loaded, layer) if layer else default_cam_layer(loaded)
     batch = image_batch(loaded, pixels)
-    class_index, label, probability = choose_class(loaded, batch, class_index)
-    return layer, batch, class_index, label, probability
+    return layer, batch, choose_target(loaded, batch, class_index, contrast_class)
 
 
-def _gradients(loaded, layer, batch, class_index):
+def _gradients(loaded, layer, batch, target: Target):
     view = loaded.derived.attribution((layer,))
-    features, gradients = loaded.call(features_and_gradients, layer, batch, tf.constant(class_index), view=view)
+    features, gradients = loaded.call(features_and_gradients, layer, batch, tf.constant(target.class_index),
+                                      contrast_tensor(target.contrast_class), view=view)
     return np.asarray(features)[0], np.asarray(gradients)[0]
 
 
-def gradcam(loaded: LoadedModel, pixels: np.ndarray, class_index: int | None = None, layer: str | None = None) -> AttributionMap:
+def gradcam(
+    loaded: LoadedModel, pixels: np.ndarray, class_index: int | None = None, layer: str | None = None,
+    contrast_class: int | None = None,
+) -> AttributionMap:
     """Grad-CAM: feature maps weighted by the spatial mean of the class score's gradient, then ReLU."""
-    layer, batch, class_index, label, probability = _layer_and_class(loaded, pixels, layer, class_index)
-    features, gradients = _gradients(loaded, layer, batch, class_index)
+    layer, batch, target = _layer_and_target(loaded, pixels, layer, class_index, contrast_class)
+    features, gradients = _gradients(loaded, layer, batch, target)
     weights = gradients.mean(axis=(0, 1))
     cam = np.maximum((features * weights).sum(axis=-1), 0.0)
-    return AttributionMap("gradcam", class_index, label, probability, upsample(cam, loaded.spec.input_size), layer)
+    return target.map("gradcam", upsample(cam, loaded.spec.input_size), layer=layer)
 
 
 def gradcam_plus_plus(
-    loaded: LoadedModel, pixels: np.ndarray, class_index: int | None = None, layer: str | None = None
+    loaded: LoadedModel, pixels: np.ndarray, class_index: int | None = None, layer: str | None = None,
+    contrast_class: int | None = None,
 ) -> AttributionMap:
     """Grad-CAM++ (Chattopadhay et al. 2018): per-position weights from higher-order gradient terms.
 
     With an exponential of the score, the second and third derivatives are powers of the first,
     so one gradient computation gives all three.
     """
-    layer, batch, class_index, label, probability = _layer_and_class(loaded, pixels, layer, class_index)
-    features, gradients = _gradients(loaded, layer, batch, class_index)
+    layer, batch, target = _layer_and_target(loaded, pixels, layer, class_index, contrast_class)
+    features, gradients = _gradients(loaded, layer, batch, target)
     squared, cubed = gradients**2, gradients**3
     denominator = 2.0 * squared + features.sum(axis=(0, 1), keepdims=True) * cubed
     alpha = squared / np.where(denominator != 0.0, denominator, 1.0)
     weights = (alpha * np.maximum(gradients, 0.0)).sum(axis=(0, 1))
     cam = np.maximum((features * weights).sum(axis=-1), 0.0)
-    return AttributionMap("gradcam++", class_index, label, probability, upsample(cam, loaded.spec.input_size), layer)
+    return target.map("gradcam++", upsample(cam, loaded.spec.input_size), layer=layer)
 
 
 def layer_features(model, layer, batch):
@@ -78,13 +90,19 @@ def scorecam(
     class_index: int | None = None,
     layer: str | None = None,
     max_channels: int = SCORECAM_MAX_CHANNELS,
+    contrast_class: int | None = None,
 ) -> AttributionMap:
     """Score-CAM (Wang et al. 2020): each channel, as a mask on the image, weighted by the class probability it keeps.
 
     Costs one forward pass per channel, so only the ``max_channels`` most active channels are used.
+    With ``contrast_class``, a channel's weight is the probability that the masked image is the
+    class rather than the contrast class (the sigmoid of their logit difference), less one half:
+    positive where the channel favours the class. (The difference of the two softmax
+    probabilities barely differs from the plain map for close classes: Pearson 0.88 against the
+    plain Egyptian cat map on chelsea, against tiger cat; this gives 0.73.)
     """
     METHODS["scorecam"].check({"max_channels": max_channels})
-    layer, batch, class_index, label, probability = _layer_and_class(loaded, pixels, layer, class_index)
+    layer, batch, target = _layer_and_target(loaded, pixels, layer, class_index, contrast_class)
     features = np.asarray(loaded.call(layer_features, layer, batch, view=loaded.derived.attribution((layer,))))[0]
     size = loaded.spec.input_size
     chosen = np.argsort(-features.mean(axis=(0, 1)))[:max_channels]
@@ -98,17 +116,29 @@ def scorecam(
         masks = ((masks - low) / np.where(span > 0, span, 1.0))[..., None]
         masked = baseline + masks * (image - baseline)  # the image seen only through each mask, black elsewhere
         masked_scores = loaded.call(scores, tf.constant(masked, tf.float32), view=loaded.derived.attribution())
-        kept[start:end] = softmax(np.asarray(masked_scores))[:, class_index]
+        masked_scores = np.asarray(masked_scores)
+        if target.contrast_class is None:
+            kept[start:end] = softmax(masked_scores)[:, target.class_index]
+        else:  # sigmoid(logit difference) - 1/2: the odds of the class over the contrast class, above even
+            difference = masked_scores[:, target.class_index] - masked_scores[:, target.contrast_class]
+            kept[start:end] = 0.5 * np.tanh(0.5 * difference)
     cam = np.maximum((features[:, :, chosen] * kept).sum(axis=-1), 0.0)
     details = {"channels_used": int(len(chosen)), "channels_in_layer": int(features.shape[-1])}
-    return AttributionMap("scorecam", class_index, label, probability, upsample(cam, size), layer, details)
+    return target.map("scorecam", upsample(cam, size), layer=layer, details=details)
 
 
 def guided_gradcam(
-    loaded: LoadedModel, pixels: np.ndarray, class_index: int | None = None, layer: str | None = None
+    loaded: LoadedModel, pixels: np.ndarray, class_index: int | None = None, layer: str | None = None,
+    contrast_class: int | None = None,
 ) -> AttributionMap:
-    """Guided Grad-CAM: guided backpropagation's fine detail, kept where Grad-CAM is hot."""
-    coarse = gradcam(loaded, pixels, class_index, layer)
-    fine = guided_backprop(loaded, pixels, coarse.class_index)
-    values = fine.values * coarse.normalised()
-    return AttributionMap("guided-gradcam", coarse.class_index, coarse.label, coarse.probability, values, coarse.layer)
+    """Guided Grad-CAM: guided backpropagation's fine detail, kept where Grad-CAM is hot.
+
+    ``values`` is the guided map times the Grad-CAM map (0..1); ``raw`` the signed guided
+    gradient times the same Grad-CAM map (S x S x 3).
+    """
+    coarse = gradcam(loaded, pixels, class_index, layer, contrast_class)
+    fine = guided_backprop(loaded, pixels, coarse.class_index, coarse.contrast_class)
+    weight = coarse.normalised()
+    return AttributionMap("guided-gradcam", coarse.class_index, coarse.label, coarse.probability, fine.values * weight,
+                          coarse.layer, raw=fine.raw * weight[..., None], contrast_class=coarse.contrast_class,
+                          contrast_label=coarse.contrast_label)

@@ -25,12 +25,34 @@ class AttributionMap:
     values: np.ndarray
     layer: str | None = None
     details: dict = field(default_factory=dict)  # method-specific numbers, e.g. IG's completeness error
+    # The signed S x S x 3 input-gradient map behind ``values`` (gradient maps only): the NPY download.
+    raw: np.ndarray | None = None
+    contrast_class: int | None = None  # the class the evidence is against (a contrastive map), else None
+    contrast_label: str | None = None
+
+    def saved(self) -> np.ndarray:
+        """What a download holds, float32: the signed S x S x 3 ``raw`` map when there is one, else ``values``."""
+        return (self.raw if self.raw is not None else self.values).astype(np.float32)
 
     def normalised(self) -> np.ndarray:
         """``values`` scaled to 0..1 (negative evidence clipped to 0) for display."""
         positive = np.maximum(self.values, 0.0)
         top = positive.max()
         return positive / top if top > 0 else positive
+
+
+NO_CONTRAST = -1  # the contrast class a traced score function gets when a map is not contrastive
+
+
+def class_score(logits, class_index, contrast_class):
+    """The class's logit, minus the ``contrast_class`` logit when that is not NO_CONTRAST: N scores.
+
+    Evidence for one class against another (a contrastive map) is the gradient of this difference.
+    Both indices are int32 scalar tensors in traced functions, so one trace serves every pair.
+    """
+    score = tf.gather(logits, class_index, axis=1)
+    other = tf.gather(logits, tf.maximum(contrast_class, 0), axis=1)
+    return score - tf.where(contrast_class >= 0, other, tf.zeros_like(other))
 
 
 def image_batch(loaded: LoadedModel, pixels: np.ndarray) -> tf.Tensor:
@@ -66,6 +88,46 @@ def choose_class(loaded: LoadedModel, batch, class_index: int | None) -> tuple[i
     names = loaded.class_names
     label = names[class_index] if class_index < len(names) else f"class {class_index}"
     return int(class_index), label, float(probabilities[class_index])
+
+
+def choose_contrast(loaded: LoadedModel, contrast_class: int | None, class_index: int) -> tuple[int | None, str | None]:
+    """The contrast class (None: not a contrastive map), checked against the model's classes, and its label."""
+    if contrast_class is None:
+        return None, None
+    count = int(loaded.derived.attribution().model.output[SCORE].shape[-1])
+    if not 0 <= int(contrast_class) < count:
+        raise VizcoreError(f"Contrast class index must be between 0 and {count - 1}, not {contrast_class}.")
+    if int(contrast_class) == class_index:
+        raise VizcoreError("The contrast class must differ from the class explained.")
+    names = loaded.class_names
+    return int(contrast_class), names[contrast_class] if contrast_class < len(names) else f"class {contrast_class}"
+
+
+def contrast_tensor(contrast_class: int | None) -> tf.Tensor:
+    """The contrast class as ``class_score`` takes it in a traced function (NO_CONTRAST for None)."""
+    return tf.constant(NO_CONTRAST if contrast_class is None else int(contrast_class))
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a map explains: the class (its label and probability) and, for a contrastive map, the class it is against."""
+
+    class_index: int
+    label: str
+    probability: float
+    contrast_class: int | None = None
+    contrast_label: str | None = None
+
+    def map(self, method: str, values: np.ndarray, **fields) -> AttributionMap:
+        """The AttributionMap of ``method`` for this target (``fields``: layer, details, raw)."""
+        return AttributionMap(method, self.class_index, self.label, self.probability, values,
+                              contrast_class=self.contrast_class, contrast_label=self.contrast_label, **fields)
+
+
+def choose_target(loaded: LoadedModel, batch, class_index: int | None, contrast_class: int | None = None) -> Target:
+    """``choose_class`` and ``choose_contrast`` together: one Target."""
+    class_index, label, probability = choose_class(loaded, batch, class_index)
+    return Target(class_index, label, probability, *choose_contrast(loaded, contrast_class, class_index))
 
 
 def upsample(values: np.ndarray, size: int) -> np.ndarray:

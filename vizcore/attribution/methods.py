@@ -93,6 +93,11 @@ class Method:
     summary: str  # what the map shows, one phrase
     needs_layer: bool = False  # a CAM method: it reads a convolutional layer (default: the model's Grad-CAM layer)
     options: tuple[Option, ...] = ()
+    # A pixel-level map from input gradients: shown as its magnitude, clipped at a high percentile,
+    # in a sequential colormap, next to the image (vizcore.viz.display_map); its signed S x S x 3
+    # gradient is kept in ``AttributionMap.raw``.
+    gradient_map: bool = False
+    contrastive: bool = False  # takes ``contrast_class``: evidence for the class against another (CLI --contrast)
 
     def option(self, name: str) -> Option:
         return next(option for option in self.options if option.name == name)
@@ -114,43 +119,62 @@ MAX_GRADIENT_SAMPLES = 512  # SmoothGrad samples and IG steps: each is one gradi
 
 TABLE = (
     Method(
-        "occlusion", "Occlusion", "how much the class probability drops when each patch of the image is hidden",
+        "occlusion", "Occlusion", "how much the class score drops when each patch of the image is hidden",
         options=(
             Option("patch", int, 32, "Patch", "side of the hidden square", 1, INPUT_SIZE, unit="px", step=1),
             Option("stride", int, 16, "Stride", "step between patches", 1, INPUT_SIZE, unit="px", step=1),
             Option("fill", str, "grey", "Fill", "what hides a patch: grey, the image mean, or a blurred copy",
                    choices=("grey", "mean", "blur"), widget=RADIO),
+            Option("score", str, "probability", "Score",
+                   "what a hidden patch's drop is measured in: the class probability (0..1) or its logit (never saturates)",
+                   choices=("probability", "logit"), widget=RADIO),
         ),
     ),
-    Method("saliency", "Saliency", "the largest input gradient of the class score at each pixel"),
+    Method("saliency", "Saliency", "the largest input gradient of the class score at each pixel",
+           gradient_map=True, contrastive=True),
     Method(
         "smoothgrad", "SmoothGrad", "input gradients averaged over noisy copies of the image",
+        gradient_map=True, contrastive=True,
         options=(
-            Option("samples", int, 32, "Samples", "noisy copies averaged", 1, MAX_GRADIENT_SAMPLES, step=1),
-            Option("noise", float, 0.15, "Noise", "noise level, as a share of the input range", 0.0, 1.0, step=0.05),
+            Option("samples", int, 128, "Samples", "noisy copies averaged (in pairs: +noise and -noise)", 1,
+                   MAX_GRADIENT_SAMPLES, step=1),
+            Option("noise", float, 0.05, "Noise", "noise level, as a share of the input range", 0.0, 1.0, step=0.05),
+            Option("blur", float, 1.0, "Blur", "Gaussian blur of the map: steadier across seeds, less fine detail, and more of the image's "
+                   "own edges, which a model with random weights shows too (0: the paper's per-pixel map)", 0.0, 8.0, unit="px", step=0.5),
+            Option("seed", int, 0, "Seed", "seed of the noise: the same seed gives the same map", 0, step=1,
+                   widget=NUMBER),
         ),
     ),
     Method(
         "ig", "Integrated Gradients", "each pixel's share of the class score, along a path from a reference image",
+        gradient_map=True, contrastive=True,
         options=(
-            Option("steps", int, 64, "Steps", "path steps (more is more exact: see the completeness error)",
-                   2, MAX_GRADIENT_SAMPLES, step=1),
+            Option("steps", int, 256, "Steps",
+                   "gradient evaluations along the path: the most the tolerance may use, or exactly this many "
+                   "evenly spaced at tolerance 0", 2, MAX_GRADIENT_SAMPLES, step=1),
             Option("baseline", str, "black", "Baseline", "the reference image the path starts from",
                    choices=("black", "blurred", "noise"), widget=RADIO),
+            Option("tolerance", float, 0.01, "Tolerance",
+                   "the completeness error to reach (share of the score difference), refining the path where the "
+                   "score changes; 0: evenly spaced steps, unchecked", 0.0, 0.5, step=0.005),
         ),
     ),
-    Method("guided", "Guided backprop", "gradients through ReLUs that pass only positive signal, both ways"),
-    Method("gradcam", "Grad-CAM", "a layer's feature maps weighted by the class score's mean gradient", needs_layer=True),
-    Method("gradcam++", "Grad-CAM++", "Grad-CAM with per-position weights from higher-order gradients", needs_layer=True),
+    Method("guided", "Guided backprop", "gradients through ReLUs that pass only positive signal, both ways",
+           gradient_map=True, contrastive=True),
+    Method("gradcam", "Grad-CAM", "a layer's feature maps weighted by the class score's mean gradient", needs_layer=True,
+           contrastive=True),
+    Method("gradcam++", "Grad-CAM++", "Grad-CAM with per-position weights from higher-order gradients", needs_layer=True,
+           contrastive=True),
     Method(
         "scorecam", "Score-CAM", "a layer's channels weighted by the class probability each keeps as a mask",
-        needs_layer=True,
+        needs_layer=True, contrastive=True,
         options=(
             Option("max_channels", int, 256, "Channels", "most active channels used (one forward pass each)", 1,
                    step=8, widget=NUMBER),
         ),
     ),
-    Method("guided-gradcam", "Guided Grad-CAM", "guided backprop's fine detail, kept where Grad-CAM is hot", needs_layer=True),
+    Method("guided-gradcam", "Guided Grad-CAM", "guided backprop's fine detail, kept where Grad-CAM is hot", needs_layer=True,
+           gradient_map=True, contrastive=True),
 )
 
 METHODS: dict[str, Method] = {method.name: method for method in TABLE}

@@ -27,6 +27,9 @@ from vizcore.models.graph import SCORE, all_layers, flat_copy
 from vizcore.models.layers import unknown_layer
 
 MAX_VIEWS = 6  # layer views kept per model, least recently used dropped first: a deep view with its traces is ~15 MB
+# Randomised copies kept per model for sanity checks (vizcore/attribution/sanity.py): one per depth
+# of the default cascade, so repeated checks reuse their copies and traces instead of leaking new ones.
+MAX_RANDOMISED = 4
 
 # Kinds of copy, each built at most once per model.
 FLAT = "flat"  # one graph, nested models inlined, {"score": logits} output; exact
@@ -79,6 +82,7 @@ class DerivedModels:
         self._folded: dict[int, frozenset[str]] = {}  # id(copy) -> convolutions whose output folding changed
         self._views: OrderedDict = OrderedDict()
         self._max_views = max_views
+        self._randomised: OrderedDict = OrderedDict()
         self._lock = threading.RLock()
         self._nested = {layer.name for layer in all_layers(source)} - {layer.name for layer in source.layers}
 
@@ -184,6 +188,24 @@ class DerivedModels:
             return keras.Model(copy.inputs[0], outputs, name="features")
 
         return self.view(("features", *layers), build)
+
+    # Randomised copies ---------------------------------------------------------------------
+
+    def randomised(self, key: tuple, build: Callable[[], object]) -> object:
+        """The randomised copy under ``key``, built by ``build()`` on first use; the least recently used goes past MAX_RANDOMISED.
+
+        A copy is whatever ``build`` returns (sanity.py: a LoadedModel over a clone with its top
+        layers re-initialised): it owns its own weights, views and traces, and dies with this model.
+        """
+        with self._lock:
+            if key in self._randomised:
+                self._randomised.move_to_end(key)
+                return self._randomised[key]
+            copy = build()
+            self._randomised[key] = copy
+            while len(self._randomised) > MAX_RANDOMISED:
+                self._randomised.popitem(last=False)
+            return copy
 
     def tracing_counts(self) -> dict[str, int]:
         """Function name -> traces, summed over the model and its live views (for soak tests and benches)."""
