@@ -9,13 +9,15 @@ import json  # noqa: E402  (after run_through_app)
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from ui.attribution_view import MapCard, class_picker, colormap_picker, compute, map_cards, option_widget  # noqa: E402
+from ui.attribution_view import (  # noqa: E402
+    Compared, MapCard, class_picker, colormap_picker, compare_methods, compute, map_cards, option_widget,
+)
 from ui.layout import page_intro  # noqa: E402
+from ui.live_run import StoppedRun, live_run  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import attribution, cached, images, viz  # noqa: E402
 
 CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "guided-gradcam")
-COMPARED = "gradcam_compared"  # session key: the request whose comparison the user asked for
 CLASS_COLUMNS = [2, 2, 1, 1]  # first class, second class, opacity, colormap
 MAP_COLUMNS = [2, 2, 2]  # first class, second class, first against second
 
@@ -70,26 +72,30 @@ st.markdown(
     "probability falls as the map's top pixels are blurred away and how fast it rises when only they are shown. "
     "The two often disagree, so the rank by each alone is shown beside it; click a column's header to sort by it."
 )
-request = (selection.model_name, selection.image_key, first_class, layer)
-if st.button("Compare all methods", key="gradcam_compare_run") or st.session_state.get(COMPARED) == request:
-    st.session_state[COMPARED] = request
-    progress = st.progress(0.0)
-    names = list(attribution.METHODS)
-    computed = {}
-    for position, name in enumerate(names):
-        progress.progress(position / (2 * len(names)), text=f"{attribution.METHOD_TITLES[name]}…")
-        maps = compute(selection, name, first_class, layer if name in attribution.LAYER_METHODS else None)
-        if maps:
-            computed[name] = maps
-    curves = {}
-    for position, (name, (_, curves_of)) in enumerate(computed.items()):
-        progress.progress((len(names) + position) / (2 * len(names)),
-                          text=f"Deletion and insertion curves: {attribution.METHOD_TITLES[name]}…")
-        curves[name] = curves_of()
-    progress.empty()
+
+
+def tiles_so_far(update: Compared) -> np.ndarray | None:
+    view = images.fit_to_model(selection.pixels, selection.model.spec.input_size)
+    tiles = [viz.map_overlay(view, viz.display_map(result.values, name), name, opacity, colormap)
+             for name, result in update.maps.items()]
+    return viz.image_grid(np.stack(tiles), len(tiles)) if tiles else None
+
+
+compared = live_run(
+    "gradcam_compare", (selection.model_name, selection.image_key, first_class, layer), "Compare all methods",
+    lambda on_progress: compare_methods(selection, first_class, layer, on_progress), tiles_so_far,
+    caption_of=lambda update: f"{update.step} of {update.steps} methods so far", unit="methods",
+)
+if isinstance(compared, StoppedRun):
+    st.image(compared.preview, caption=f"The first {compared.step} of {compared.steps} methods", width="stretch")
+if isinstance(compared, Compared):
+    for name, sentence in compared.errors.items():
+        st.warning(f"{attribution.METHOD_TITLES[name]}: {sentence}")
+if isinstance(compared, Compared) and compared.curves:
+    computed, curves = compared.maps, compared.curves
     ranked = attribution.rank_methods(curves)
     view = images.fit_to_model(selection.pixels, selection.model.spec.input_size)
-    tiles = [viz.map_overlay(view, viz.display_map(computed[row.method][0].values, row.method), row.method, opacity,
+    tiles = [viz.map_overlay(view, viz.display_map(computed[row.method].values, row.method), row.method, opacity,
                              colormap) for row in ranked]
     for column, row, tile in zip(st.columns(len(ranked)), ranked, tiles):
         column.image(tile, width="stretch")

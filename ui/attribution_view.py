@@ -271,3 +271,31 @@ def map_cards(selection: Selection, cards: list[MapCard], columns: int | list[in
         for column, draw in zip(st.columns(columns), row):
             with column:
                 draw()
+
+
+@dataclass(frozen=True)
+class Compared:
+    """Every method's map and curves for one class so far (``step`` of ``steps`` methods); a failed method's sentence."""
+
+    step: int
+    steps: int
+    maps: dict = field(default_factory=dict)  # method -> AttributionMap
+    curves: dict = field(default_factory=dict)  # method -> FaithfulnessCurves
+    errors: dict = field(default_factory=dict)  # method -> the one sentence it raised
+
+
+def compare_methods(selection: Selection, class_index: int, layer: str | None, on_progress) -> Compared:
+    """Every method at its defaults for ``class_index`` (``layer`` for the CAM methods), then its curves, one method at
+    a time, reporting a Compared after each to ``on_progress`` (ui/live_run.py: Stop ends the run between two)."""
+    names = list(attribution.METHODS)
+    maps, curves, errors = {}, {}, {}
+    for position, name in enumerate(names, start=1):
+        arguments = (selection.model_name, selection.image_key, selection.pixels, name, class_index,
+                     layer if name in attribution.LAYER_METHODS else None, {})
+        try:
+            maps[name] = cached.attribution_map(*arguments)
+            curves[name] = cached.faithfulness_curves(*arguments)
+        except VizcoreError as error:
+            errors[name] = str(error)
+        on_progress(Compared(position, len(names), maps, curves, errors))
+    return Compared(len(names), len(names), maps, curves, errors)
