@@ -133,4 +133,5 @@ for method, column in live_columns.items():
 
 st.subheader("Occlusion")
 occlusion_options = method_options("occlusion", per_row=4, fill={"format_func": FILL_LABELS.get})
-live_map("occlusion", occlusion_options)
+with st.columns(2)[0]:  # as wide as one gradient map, not the whole page
+    live_map("occlusion", occlusion_options)
