@@ -381,15 +381,16 @@ def build_index(data, out, model=None, settings: IndexSettings = IndexSettings()
         _write_json(out / MANIFEST, manifest)
         shards = _shards(source.files, settings.shard_size)
         pending = [shard for shard in shards if not _shard_done(out, shard.number)]
+        channels = {layer: info["channels"] for layer, info in manifest["layers"].items()}
+        in_turn = ShardsInTurn(_IndexWriter(out, recipe, settings.top_k, channels), pending, progress,
+                               len(shards) - len(pending), len(shards))
         if engine == "ray":
             from vizcore.datasets.ray_engine import run_ray
 
-            channels = {layer: info["channels"] for layer, info in manifest["layers"].items()}
-            run_ray(source, model_choice, recipe.layers, pending, _IndexWriter(out, recipe, settings.top_k, channels),
-                    settings.batch_size, recipe.input_size, progress, len(shards) - len(pending), len(shards),
+            run_ray(source, model_choice, recipe.layers, pending, in_turn, settings.batch_size, recipe.input_size,
                     ray_address, ray_actors)
         else:
-            _run_local(source, recipe, pending, out, settings, manifest, progress, len(shards))
+            _run_local(source, recipe, pending, in_turn, settings)
         _merge_tops(out, recipe, len(shards), settings.top_k)
         skipped = list(source.skipped) + _skipped_in_shards(out, len(shards))
         images = _count_rows(out, len(shards))
@@ -425,22 +426,44 @@ def _manifest(identity, loaded, recipe, settings, source, engine, choice) -> dic
     }
 
 
-def _run_local(source, recipe, pending, out: Path, settings, manifest, progress, total_shards) -> None:
-    channels = {layer: info["channels"] for layer, info in manifest["layers"].items()}
-    writer = _IndexWriter(out, recipe, settings.top_k, channels)
+class ShardsInTurn:
+    """The pending shards, written one after another by one writer; either engine hands rows to ``writer``.
+
+    The first shard starts at once; ``finish`` writes the current one with its skipped files,
+    reports ``progress(done, total)`` and starts the next.
+    """
+
+    def __init__(self, writer: _IndexWriter, pending: list, progress, done: int, total: int):
+        self.writer, self._pending, self._progress = writer, iter(pending), progress
+        self._done, self._total = done, total
+        self.current = self._start_next()
+
+    def _start_next(self) -> _Shard | None:
+        shard = next(self._pending, None)
+        if shard is not None:
+            self.writer.start(shard)
+        return shard
+
+    def finish(self, skipped: list) -> _Shard | None:
+        """Write the current shard; the next one, now started, or None after the last."""
+        self.writer.finish(skipped)
+        self._done += 1
+        if self._progress is not None:
+            self._progress(self._done, self._total)
+        self.current = self._start_next()
+        return self.current
+
+
+def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None:
+    writer = in_turn.writer
     items: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES * settings.batch_size)
     stop = threading.Event()
     reader = threading.Thread(target=_decode_into, args=(source, pending, recipe.input_size, items, stop),
                               name="vizcore-index-reader", daemon=True)
     reader.start()
-    done = total_shards - len(pending)
     try:
         batch: list = []
         skipped: list = []
-        shard_iter = iter(pending)
-        following = next(shard_iter, None)
-        if following is not None:
-            writer.start(following)
         while True:
             item = items.get()
             if item is _DONE:
@@ -450,14 +473,8 @@ def _run_local(source, recipe, pending, out: Path, settings, manifest, progress,
             if isinstance(item, _Shard):
                 _run_batch(recipe, writer, batch)
                 batch = []
-                writer.finish(skipped)
+                in_turn.finish(skipped)
                 skipped = []
-                done += 1
-                if progress is not None:
-                    progress(done, total_shards)
-                following = next(shard_iter, None)
-                if following is not None:
-                    writer.start(following)
                 continue
             file_index, file, decoded = item
             if not isinstance(decoded, tuple):

@@ -108,9 +108,10 @@ def start_ray(address: str | None, actors: int):
     return ray
 
 
-def run_ray(source, choice, layers, pending, writer, batch_size: int, input_size: int, progress, done: int,
-            total: int, address: str | None = None, actors: int = 1) -> None:
-    """Every file of the ``pending`` shards through Ray; each shard written by ``writer`` once all its rows are back."""
+def run_ray(source, choice, layers, pending, in_turn, batch_size: int, input_size: int, address: str | None = None,
+            actors: int = 1) -> None:
+    """Every file of the ``pending`` shards through Ray; each shard written (``in_turn``, index.ShardsInTurn) once all
+    its rows are back."""
     from vizcore.datasets.sources import Skipped
 
     if choice is None:
@@ -127,10 +128,8 @@ def run_ray(source, choice, layers, pending, writer, batch_size: int, input_size
                                                                     "layers": tuple(layers), "batch_size": batch_size},
                                   batch_size=batch_size, batch_format="numpy",
                                   compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=ACTOR_CPUS)
-    shards = iter(pending)
-    shard = next(shards)
-    remaining = len(shard.files)
-    writer.start(shard)
+    writer = in_turn.writer
+    remaining = len(in_turn.current.files)
     skipped: list = []
     for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
         position = 0
@@ -147,13 +146,8 @@ def run_ray(source, choice, layers, pending, writer, batch_size: int, input_size
                 writer.add({**{name: value[ok] for name, value in part.items() if name not in ("label", "reason")},
                             "label": np.array(labels, dtype=object)})
             if remaining == 0:
-                writer.finish(skipped)
+                shard = in_turn.finish(skipped)
                 skipped = []
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-                shard = next(shards, None)
                 if shard is None:
                     return
                 remaining = len(shard.files)
-                writer.start(shard)
