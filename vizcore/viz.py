@@ -116,8 +116,12 @@ def _shown_strength(values: np.ndarray, method: str) -> np.ndarray:
 def display_top(values: np.ndarray, method: str | None = None) -> float:
     """The value of ``values`` (an H x W map of ``method``) that shows at full colour in ``display_map``."""
     if method is not None and is_gradient_map(method):
-        return float(np.percentile(_shown_strength(values, method), GRADIENT_PERCENTILE))
+        return _top_of_shown(_shown_strength(values, method), method)
     return float(np.percentile(np.maximum(values, 0.0), DISPLAY_PERCENTILE))
+
+
+def _top_of_shown(shown: np.ndarray, method: str) -> float:
+    return float(np.percentile(shown, GRADIENT_PERCENTILE if is_gradient_map(method) else DISPLAY_PERCENTILE))
 
 
 def display_map(values: np.ndarray, method: str, scale_max: float | None = None) -> np.ndarray:
@@ -129,7 +133,7 @@ def display_map(values: np.ndarray, method: str, scale_max: float | None = None)
     several maps of the same kind so their strengths compare) and clipped to 1.
     """
     shown = _shown_strength(values, method)
-    top = scale_max if scale_max is not None else display_top(values, method)
+    top = scale_max if scale_max is not None else _top_of_shown(shown, method)
     return np.clip(shown / top, 0.0, 1.0) if top > 0 else shown
 
 
