@@ -38,8 +38,9 @@ $(BENCH_STAMP): bench/requirements.txt $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
+# Two malloc arenas: the memory of many sessions' threads comes back after a burst (vizcore/models/batching.py).
 run: $(RUNTIME_STAMP)
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --browser.serverAddress $(HOST)
+	MALLOC_ARENA_MAX=$${MALLOC_ARENA_MAX:-2} $(BIN)/python -m streamlit run app.py --server.port $(PORT) --browser.serverAddress $(HOST)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -c tests/pytest.ini --rootdir=. -n $(TEST_WORKERS) --dist loadfile tests

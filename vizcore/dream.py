@@ -211,10 +211,12 @@ def deep_dream(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     max_seconds: float | None = MAX_SECONDS,
+    preview_every: int = 0,
 ) -> Dream:
     """Dream on RGB uint8 ``pixels`` with ``layers`` ({name: weight}; default: the model's dream preset).
 
-    ``on_progress`` gets every step, with the image after each octave; ``should_stop`` is checked
+    ``on_progress`` gets every step, with the image after each octave (and every ``preview_every``
+    steps when above 0: an animation's frames, vizcore/animation.py); ``should_stop`` is checked
     before every step, and so is ``max_seconds`` (wall time since the first step; None: no cap):
     either ends the run early with ``stopped`` set. Requests over ``max_pixels`` or ``max_steps``
     are refused with a sentence.
@@ -251,11 +253,12 @@ def deep_dream(
                 break
             shift = (int(rng.integers(-settings.tile // 2, settings.tile // 2 + 1)),
                      int(rng.integers(-settings.tile // 2, settings.tile // 2 + 1)))
-            image = loaded.call(dream_step, loaded.spec.preprocessing, image, tf.constant(shift, tf.int32), weights,
+            image = loaded.step(dream_step, loaded.spec.preprocessing, image, tf.constant(shift, tf.int32), weights,
                                 positions, tile, single_tile, step_pixels, blur_kernel, view=view)
             step += 1
             if on_progress is not None:
-                shown = step == 1 or step % settings.steps_per_octave == 0  # a first look within one step
+                shown = (step == 1 or step % settings.steps_per_octave == 0  # a first look within one step
+                         or (preview_every > 0 and step % preview_every == 0))
                 preview = np.round(np.asarray(image)).astype(np.uint8) if shown else None
                 on_progress(Progress(step, settings.total_steps, np.zeros(1, np.float32), preview))
         if stopped:

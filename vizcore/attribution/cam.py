@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from vizcore.attribution.common import (
-    NO_CONTRAST, AttributionMap, Target, batches, choose_target, class_score, contrast_tensor, image_batch, scores, softmax,
-    upsample,
+    NO_CONTRAST, AttributionMap, Target, batches, choose_target, class_score, class_scores, image_batch,
+    per_row_classes, softmax, upsample,
 )
 from vizcore.attribution.gradients import guided_backprop
 from vizcore.attribution.methods import METHODS
@@ -44,9 +44,9 @@ def _layer_and_target(loaded, pixels, layer, class_index, contrast_class) -> tup
 
 def _gradients(loaded, layer, batch, target: Target):
     view = loaded.derived.attribution((layer,))
-    features, gradients = loaded.call(features_and_gradients, layer, batch, tf.constant(target.class_index),
-                                      contrast_tensor(target.contrast_class), view=view)
-    return np.asarray(features)[0], np.asarray(gradients)[0]
+    rows = (np.asarray(batch), *per_row_classes(1, target.class_index, target.contrast_class))
+    features, gradients = loaded.batched(features_and_gradients, layer, rows=rows, view=view)
+    return features[0], gradients[0]
 
 
 def gradcam(
@@ -103,7 +103,8 @@ def scorecam(
     """
     METHODS["scorecam"].check({"max_channels": max_channels})
     layer, batch, target = _layer_and_target(loaded, pixels, layer, class_index, contrast_class)
-    features = np.asarray(loaded.call(layer_features, layer, batch, view=loaded.derived.attribution((layer,))))[0]
+    view = loaded.derived.attribution((layer,))
+    features = loaded.batched(layer_features, layer, rows=(np.asarray(batch),), view=view)[0]
     size = loaded.spec.input_size
     chosen = np.argsort(-features.mean(axis=(0, 1)))[:max_channels]
     image = batch.numpy()[0]
@@ -115,8 +116,7 @@ def scorecam(
         span = masks.max(axis=(1, 2), keepdims=True) - low
         masks = ((masks - low) / np.where(span > 0, span, 1.0))[..., None]
         masked = baseline + masks * (image - baseline)  # the image seen only through each mask, black elsewhere
-        masked_scores = loaded.call(scores, tf.constant(masked, tf.float32), view=loaded.derived.attribution())
-        masked_scores = np.asarray(masked_scores)
+        masked_scores = class_scores(loaded, masked)
         if target.contrast_class is None:
             kept[start:end] = softmax(masked_scores)[:, target.class_index]
         else:  # sigmoid(logit difference) - 1/2: the odds of the class over the contrast class, above even

@@ -48,10 +48,12 @@ def class_score(logits, class_index, contrast_class):
     """The class's logit, minus the ``contrast_class`` logit when that is not NO_CONTRAST: N scores.
 
     Evidence for one class against another (a contrastive map) is the gradient of this difference.
-    Both indices are int32 scalar tensors in traced functions, so one trace serves every pair.
+    Both indices are int32 tensors in traced functions, so one trace serves every pair: scalars
+    (one class for every row) or one index per row (a batch of many requests: vizcore/models/batching.py).
     """
-    score = tf.gather(logits, class_index, axis=1)
-    other = tf.gather(logits, tf.maximum(contrast_class, 0), axis=1)
+    rows = tf.shape(logits)[:1]
+    score = tf.gather(logits, tf.broadcast_to(class_index, rows), axis=1, batch_dims=1)
+    other = tf.gather(logits, tf.broadcast_to(tf.maximum(contrast_class, 0), rows), axis=1, batch_dims=1)
     return score - tf.where(contrast_class >= 0, other, tf.zeros_like(other))
 
 
@@ -72,7 +74,7 @@ def class_scores(loaded: LoadedModel, batch) -> np.ndarray:
     view = loaded.derived.attribution()
     batch = np.asarray(batch, np.float32)
     chunks = [
-        np.asarray(loaded.call(scores, tf.constant(batch[start:end]), view=view))
+        loaded.batched(scores, rows=(batch[start:end],), view=view)
         for start, end in batches(len(batch), SCORE_CHUNK)
     ]
     return np.concatenate(chunks)
@@ -103,9 +105,10 @@ def choose_contrast(loaded: LoadedModel, contrast_class: int | None, class_index
     return int(contrast_class), names[contrast_class] if contrast_class < len(names) else f"class {contrast_class}"
 
 
-def contrast_tensor(contrast_class: int | None) -> tf.Tensor:
-    """The contrast class as ``class_score`` takes it in a traced function (NO_CONTRAST for None)."""
-    return tf.constant(NO_CONTRAST if contrast_class is None else int(contrast_class))
+def per_row_classes(rows: int, class_index: int, contrast_class: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The class and contrast class (NO_CONTRAST for None) once per row, int32: ``class_score``'s batched indices."""
+    contrast = NO_CONTRAST if contrast_class is None else int(contrast_class)
+    return np.full(rows, int(class_index), np.int32), np.full(rows, contrast, np.int32)
 
 
 @dataclass(frozen=True)

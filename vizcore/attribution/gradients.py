@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from vizcore.attribution.common import (
-    NO_CONTRAST, AttributionMap, Target, batches, choose_target, class_score, contrast_tensor, image_batch,
+    NO_CONTRAST, AttributionMap, Target, batches, choose_target, class_score, image_batch, per_row_classes,
 )
 from vizcore.attribution.methods import METHODS
 from vizcore.errors import VizcoreError
@@ -46,15 +46,13 @@ def input_gradients(
     checked index: see ``common.choose_contrast``).
     """
     view = loaded.derived.attribution(guided=guided)
-    contrast = contrast_tensor(contrast_class)
+    batch = np.asarray(batch, np.float32)
     scores, gradients = [], []
     for start, end in batches(len(batch), GRADIENT_CHUNK):
-        chunk_scores, chunk_gradients = loaded.call(
-            scores_and_input_gradients, tf.constant(batch[start:end], tf.float32), tf.constant(class_index), contrast,
-            view=view,
-        )
-        scores.append(np.asarray(chunk_scores))
-        gradients.append(np.asarray(chunk_gradients))
+        rows = (batch[start:end], *per_row_classes(end - start, class_index, contrast_class))
+        chunk_scores, chunk_gradients = loaded.batched(scores_and_input_gradients, rows=rows, view=view)
+        scores.append(chunk_scores)
+        gradients.append(chunk_gradients)
     return np.concatenate(scores), np.concatenate(gradients)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from vizcore.images import fit_to_model
 from vizcore.models.derived import View, forward
@@ -18,7 +17,7 @@ def model_input(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
 
 def run_on_image(loaded: LoadedModel, pixels: np.ndarray, view: View | None = None) -> np.ndarray:
     """``view`` (default: the loaded model) on one image: its first output for the image, float32."""
-    output = loaded.call(forward, tf.constant(model_input(loaded, pixels)), view=view)
+    output = loaded.batched(forward, rows=(model_input(loaded, pixels),), view=view)
     return np.asarray(output, dtype=np.float32)[0]
 
 
