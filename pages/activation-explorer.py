@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from ui import dataset_view  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import activations, cached, images, viz  # noqa: E402
@@ -76,6 +77,7 @@ pick_column, opacity_column, colormap_column = st.columns([1, 2, 1])
 channel = int(
     pick_column.number_input("Channel", 0, channel_count - 1, int(order[0]), key=f"explorer_channel_{layer}")
 )
+dataset_view.channel_link(pick_column, layer, channel)
 opacity = opacity_column.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="explorer_opacity")
 colormap = colormap_column.selectbox("Colormap", list(viz.COLORMAPS), key="explorer_colormap")
 
