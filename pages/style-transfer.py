@@ -8,6 +8,8 @@ import json  # noqa: E402  (after run_through_app)
 
 import streamlit as st  # noqa: E402
 
+from ui.fast_style_view import FAST, METHODS, remember_painting, show_fast_style  # noqa: E402
+from ui.animation_view import RunAnimation  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
 from ui.live_run import StoppedRun, live_run  # noqa: E402
 from ui.sidebar import UPLOAD_TYPES, current_selection  # noqa: E402
@@ -21,6 +23,12 @@ page_intro(
 )
 
 selection = current_selection()
+method = st.radio("Method", METHODS, horizontal=True, key="style_method",
+                  help="Fast runs a network trained for style transfer once: for any style image, or in one of "
+                       "26 built-in styles. Optimisation repaints the image step by step against the style image.")
+if method == FAST:
+    show_fast_style(selection)
+    st.stop()
 model = selection.model
 sample_column, upload_column = st.columns([2, 3])
 sample_styles = sample_column.multiselect(
@@ -69,10 +77,13 @@ if sum(weights) <= 0:
     st.stop()
 
 request = (selection.model_name, selection.image_key, tuple(keys), tuple(weights), settings)
+movie = RunAnimation("style", request)
 result = live_run(
     "style", request, f"Paint ({settings.steps} steps)",
-    lambda on_progress: style.transfer_style(model, selection.pixels, styles, weights, settings, preview_every=10,
-                                             on_progress=on_progress),
+    lambda on_progress: movie.keep(style.transfer_style(
+        model, selection.pixels, styles, weights, settings, preview_every=10,
+        on_progress=movie.recording(on_progress, lambda update: None if update.images is None
+                                    else style.to_uint8(update.images[0])))),
     lambda update: None if update.images is None else style.to_uint8(update.images[0]),
 )
 if result is None:
@@ -86,9 +97,12 @@ else:
     content_column, result_column = st.columns(2)  # the styles are shown above, with their weights
     content_column.image(selection.pixels, caption="Content", width="stretch")
     result_column.image(picture, caption=f"Styled: {result.steps_done} steps in {result.seconds:.1f} s", width="stretch")
+    remember_painting(selection, picture, f"Optimisation: {result.steps_done} steps in {result.seconds:.1f} s "
+                                          f"({settings.size} px)")
     st.caption(f"Final distances (scale-free): content {result.content_loss:.3f} · style {result.style_loss:.3f} · "
                f"total variation {result.tv_loss:.3f}")
-png_column, json_column, _ = st.columns([1, 1, 3])
+png_column, json_column, gif_column, mp4_column, _ = st.columns([1, 1, 1, 1, 1])
 png_column.download_button("Styled PNG", images.encode_png(picture), "styled.png", "image/png", key="style_png")
 json_column.download_button("Parameters JSON", json.dumps(record, indent=2), "styled.json", "application/json",
                             key="style_json")
+movie.downloads(gif_column, mp4_column, "styled")

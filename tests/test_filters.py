@@ -119,3 +119,39 @@ def test_the_schedule_starts_at_half_size_only_where_it_can():
                                (filters.FilterSettings(), False)]:
         (only,) = settings.stages(any_size)
         assert only.steps == settings.steps and only.tile == 1 and only.transforms == settings.transforms()
+
+
+CLASS_IMAGES = [285, 967]  # Egyptian cat, espresso
+
+
+def test_class_images_are_seen_as_their_own_class(embedded_model):
+    """Class model visualisation: the model's top-1 class for each image, as a photo, is the class it was rendered for."""
+    import vizcore
+
+    settings = filters.FilterSettings(objective="class", steps=16, size=224)  # the model's input size, as the CLI and app open
+    gallery = filters.visualise_classes(embedded_model, CLASS_IMAGES, settings)
+    assert gallery.images.shape == (2, 224, 224, 3) and gallery.steps_done == 16
+    assert [vizcore.top_predictions(embedded_model, image, 1)[0].index for image in gallery.images] == CLASS_IMAGES
+    assert [top[0] for top in gallery.predicted] == CLASS_IMAGES
+    assert np.all(gallery.final_activation > gallery.initial_activation + 10)  # logits, from about 0 on grey
+    summary = json.loads(json.dumps(gallery.summary()))
+    assert summary["objective"] == "class" and summary["classes"] == CLASS_IMAGES
+    assert [row["label"] for row in summary["images"]] == ["Egyptian cat", "espresso"]
+
+
+@pytest.mark.parametrize("text, expected", [("285, 967", [285, 967]), ("Egyptian cat,espresso", [285, 967]), ("tabby", [281])])
+def test_class_lists_by_name_or_index(embedded_model, text, expected):
+    assert filters.parse_classes(text, embedded_model.class_names) == expected
+
+
+@pytest.mark.parametrize("text, message", [("1000", "Class 1000 does not exist"), ("tabbby", "closest: tabby"), (" , ", "at least one class")])
+def test_bad_class_lists_say_why(embedded_model, text, message):
+    with pytest.raises(VizcoreError, match=message):
+        filters.parse_classes(text, embedded_model.class_names)
+
+
+def test_the_class_objective_takes_classes_not_channels(embedded_model):
+    with pytest.raises(VizcoreError, match="one image per class"):
+        filters.visualise_classes(embedded_model, [1], filters.FilterSettings(objective="class", images_per_channel=2))
+    with pytest.raises(VizcoreError, match="use visualise_classes"):
+        filters.visualise_filters(embedded_model, LAYER, [1], filters.FilterSettings(objective="class"))

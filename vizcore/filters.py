@@ -8,6 +8,10 @@ The default recipe is progressive: the first 5/8 of the steps optimise one half-
 with gentler transforms after a learning-rate warm-up. Its 128 steps end with every channel at
 about the activation that the former recipe (256 full-size steps) reaches, in less than half
 the time that recipe needs to come within 90% of it; bench/filters.py measures both.
+
+The "class" objective is class model visualisation (Simonyan et al. 2013): for each chosen class,
+an image that maximises the model's logit of that class (``visualise_classes``), all classes in
+one batch, at full size throughout (a class is one object, not a repeating pattern).
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ import numpy as np
 from vizcore.errors import VizcoreError
 from vizcore.models.layers import check_feature_map_layer, layer_infos
 from vizcore.models.spec import LoadedModel
+from vizcore.models.graph import SCORE
 from vizcore.optimize import (
-    CHANNELS, PARAMETERIZATIONS, CentreNeuron, ChannelMean, Diversity, FourierImage, Jitter, L2, Progress, Rotate,
+    CHANNELS, CLASSES, PARAMETERIZATIONS, CentreNeuron, ChannelMean, ClassLogit, Diversity, FourierImage, Jitter, L2, Progress, Rotate,
     Scale, Stage, TotalVariation, feature_model, layer_outputs, render,
 )
 from vizcore.limits import MAX_SECONDS, MAX_STEPS
 
-OBJECTIVES = ("channel", "neuron")
+OBJECTIVES = ("channel", "neuron", "class")
 MAX_IMAGES = 64  # channels x images per channel, per run: bounds memory and time
 MAX_SIZE = 512
 MIN_SIZE = 32
@@ -58,7 +63,7 @@ class FilterSettings:
     detail_transforms: float = 0.35
     tv_weight: float = 0.0  # total variation: higher is smoother
     l2_weight: float = 0.0  # pull towards grey: higher is less saturated
-    objective: str = "channel"  # "channel": mean of the whole map; "neuron": its centre unit only
+    objective: str = "channel"  # "channel": mean of the whole map; "neuron": its centre unit; "class": a class logit
     images_per_channel: int = 1  # above 1, the images of a channel are pushed apart (diversity)
     diversity_weight: float = 10.0
     seed: int = 0
@@ -82,6 +87,8 @@ class FilterSettings:
             raise VizcoreError("Jitter and rotation must be 0 or more, and the scale range between 0 and 1.")
         if not 0 <= self.coarse_share < 1 or not 0 < self.detail_transforms <= 1:
             raise VizcoreError("The half-size share must be from 0 to below 1, and the detail transforms above 0 and at most 1.")
+        if self.objective == "class" and self.images_per_channel > 1:
+            raise VizcoreError("The class objective renders one image per class: set images per channel to 1.")
 
     def transforms(self, strength: float = 1.0) -> tuple:
         """The random transforms, with jitter, scale and rotation times ``strength``."""
@@ -99,7 +106,7 @@ class FilterSettings:
 
     def stages(self, any_size: bool = True) -> tuple[Stage, ...]:
         """The render schedule: half-size steps first where the model and size allow, then full size."""
-        coarse = round(self.steps * self.coarse_share)
+        coarse = 0 if self.objective == "class" else round(self.steps * self.coarse_share)
         if not coarse or not any_size or self.size % COARSE_TILE or coarse == self.steps:
             return (Stage(self.steps, transforms=self.transforms()),)
         detail = self.steps - coarse
@@ -114,7 +121,9 @@ class FilterSettings:
         return PARAMETERIZATIONS[self.parameterization]
 
     def objective_for(self, layer: str):
-        unit = ChannelMean(layer) if self.objective == "channel" else CentreNeuron(layer)
+        """The objective for ``layer``'s channels; for the class objective ``layer`` is not read."""
+        units = {"channel": ChannelMean, "neuron": CentreNeuron}
+        unit = ClassLogit() if self.objective == "class" else units[self.objective](layer)
         objective = unit
         if self.tv_weight:
             objective = objective - self.tv_weight * TotalVariation()
@@ -137,6 +146,10 @@ class FilterGallery:
     steps_done: int = 0
     stopped: bool = False
     seconds: float = 0.0
+    # The class objective only: each image's class name, and the model's top-1 class and its
+    # probability for the image as a photo (resized to the model's input, as Predictions shows it).
+    class_labels: tuple[str, ...] = ()
+    predicted: tuple[tuple[int, str, float], ...] = ()
 
     def summary(self) -> dict:
         """The JSON record: what was asked, and how strongly each image excites its channel."""
@@ -144,6 +157,23 @@ class FilterGallery:
         def number(value) -> float | None:  # a stopped run's preview has no measured activations
             return None if np.isnan(value) else float(value)
 
+        if self.class_labels:
+            return {
+                "model": self.model,
+                "objective": "class",
+                "classes": list(dict.fromkeys(self.channels)),
+                "parameters": asdict(self.settings),
+                "steps_done": self.steps_done,
+                "stopped": self.stopped,
+                "seconds": round(self.seconds, 3),
+                "images": [
+                    {"class": index, "label": label, "final_logit": number(final), "initial_logit": number(initial),
+                     "top1_class": top[0], "top1_label": top[1], "top1_probability": top[2]}
+                    for index, label, final, initial, top in zip(
+                        self.channels, self.class_labels, self.final_activation, self.initial_activation, self.predicted
+                    )
+                ],
+            }
         return {
             "model": self.model,
             "layer": self.layer,
@@ -189,6 +219,19 @@ def layer_channel_count(loaded: LoadedModel, layer: str) -> int:
     return int(next(info.channels for info in layer_infos(loaded) if info.name == layer))
 
 
+def parse_classes(text: str, class_names: tuple[str, ...]) -> list[int]:
+    """``"285, 967"`` or ``"Egyptian cat, espresso"`` (names or indices, comma-separated) -> class indices, checked."""
+    from vizcore.models.class_names import class_index_of
+
+    classes = [class_index_of(class_names, part) for part in str(text).split(",") if part.strip()]
+    if not classes:
+        raise VizcoreError("Choose at least one class, by name or index, like 285, 967.")
+    for index in classes:
+        if not 0 <= index < len(class_names):
+            raise VizcoreError(f"Class {index} does not exist: the model has classes 0 to {len(class_names) - 1}.")
+    return list(dict.fromkeys(classes))
+
+
 def unit_activations(loaded: LoadedModel, layer: str, images: np.ndarray, objective: str = "channel") -> np.ndarray:
     """N x C: for each image (uint8 or 0..1 float), every channel's mean (or centre unit) on ``layer``."""
     values = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
@@ -220,6 +263,8 @@ def visualise_filters(
     wall time; None: no cap) that takes effect before the next step.
     """
     settings.check()
+    if settings.objective == "class":
+        raise VizcoreError("The class objective renders classes, not channels: use visualise_classes.")
     channel_count = layer_channel_count(loaded, layer)
     channels = [int(channel) for channel in channels]
     if not channels or min(channels) < 0 or max(channels) >= channel_count:
@@ -260,4 +305,76 @@ def visualise_filters(
         steps_done=result.steps_done,
         stopped=result.stopped,
         seconds=result.seconds,
+    )
+
+
+def class_logits(loaded: LoadedModel, images: np.ndarray) -> np.ndarray:
+    """N x classes: the model's scores before the softmax for each image (uint8 or 0..1 float) at its own size."""
+    values = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32)
+    return layer_outputs(loaded, (SCORE,), values)[SCORE]
+
+
+def visualise_classes(
+    loaded: LoadedModel,
+    classes: list[int],
+    settings: FilterSettings = FilterSettings(objective="class"),
+    *,
+    preview_every: int = 0,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    max_seconds: float | None = MAX_SECONDS,
+) -> FilterGallery:
+    """Class model visualisation: one image per class in ``classes`` that maximises its logit, all in one batch.
+
+    ``settings.objective`` must be "class"; the images are ``settings.size`` px (a model whose head
+    takes one size only is rendered at that size). The result's ``channels`` are the class
+    indices, ``final_activation``/``initial_activation`` each image's logit of its class after
+    and before, and ``predicted`` the model's top-1 class for each image as a photo.
+    """
+    from vizcore.predictions import top_predictions
+
+    settings.check()
+    if settings.objective != "class":
+        raise VizcoreError(f"Class images need the class objective, not {settings.objective!r}.")
+    names = loaded.class_names
+    classes = [int(index) for index in classes]
+    if not classes or min(classes) < 0 or max(classes) >= len(names):
+        raise VizcoreError(f"Classes must be between 0 and {len(names) - 1}.")
+    if len(classes) > MAX_IMAGES:
+        raise VizcoreError(f"That is {len(classes)} classes in one run; the limit is {MAX_IMAGES}: choose fewer.")
+    per_image = np.asarray(classes, np.int32)
+    result = render(
+        loaded,
+        settings.objective_for(SCORE),
+        settings.parameterization_object(),
+        batch=len(per_image),
+        size=settings.size,
+        learning_rate=settings.learning_rate,
+        stages=settings.stages(),
+        seed=settings.seed,
+        targets={CLASSES: per_image},
+        preview_every=preview_every,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        max_seconds=max_seconds,
+    )
+    images = to_uint8(result.images)
+    rows = np.arange(len(per_image))
+    predicted = []
+    for image in images:
+        top = top_predictions(loaded, image, 1)[0]
+        predicted.append((int(top.index), top.label, float(top.probability)))
+    return FilterGallery(
+        model=loaded.spec.name,
+        layer=SCORE,
+        channels=tuple(classes),
+        images=images,
+        final_activation=class_logits(loaded, images)[rows, per_image],
+        initial_activation=class_logits(loaded, result.initial_images)[rows, per_image],
+        settings=settings,
+        steps_done=result.steps_done,
+        stopped=result.stopped,
+        seconds=result.seconds,
+        class_labels=tuple(names[index] for index in classes),
+        predicted=tuple(predicted),
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from vizcore.errors import VizcoreError
@@ -21,7 +20,7 @@ from vizcore.optimize import (  # noqa: F401  (gram_target, feature_target: the 
     pixel_parameters, render,
 )
 from vizcore.limits import MAX_SECONDS, MAX_STEPS
-from vizcore.optimize.objectives import gram_matrices
+from vizcore.optimize.targets import blended_grams, feature_distance, gram_distance, resized
 
 MIN_SIZE = 64
 MAX_SIZE = 768  # output's longer side: bounds memory and time on a CPU
@@ -84,27 +83,6 @@ class StyledImage:
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-def resized(pixels: np.ndarray, longer_side: int) -> np.ndarray:
-    """``pixels`` scaled so the longer side is ``longer_side`` px (aspect kept), float32 0..1."""
-    height, width = pixels.shape[:2]
-    scale = longer_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return np.clip(cv2.resize(pixels, size, interpolation=interpolation).astype(np.float32) / 255.0, 0.0, 1.0)
-
-
-def blended_grams(loaded: LoadedModel, styles: list[np.ndarray], weights: list[float], layers: tuple[str, ...], size: int):
-    """Per style layer, the weighted mean of the style images' Gram matrices (C x C)."""
-    total = float(sum(weights))
-    blended = {}
-    for style, weight in zip(styles, weights):
-        outputs = layer_outputs(loaded, layers, resized(style, size)[None])
-        for layer in layers:
-            gram = np.asarray(gram_matrices(outputs[layer]))[0] * (weight / total)
-            blended[layer] = blended.get(layer, 0.0) + gram
-    return blended
 
 
 def _objective(layers: tuple[str, ...], content_layer: str, settings: StyleSettings):
@@ -183,12 +161,7 @@ def style_distances(loaded: LoadedModel, image: np.ndarray, targets: dict, style
     """(content, style, total variation) distances of uint8 ``image`` from the targets, as the loop measures them."""
     values = image.astype(np.float32)[None] / 255.0
     outputs = layer_outputs(loaded, tuple(dict.fromkeys((*style_layers, content_layer))), values)
-    style = 0.0
-    for layer in style_layers:
-        target = targets[gram_target(layer)]
-        gram = np.asarray(gram_matrices(outputs[layer]))[0]
-        style += float(np.mean((gram - target) ** 2) / (np.mean(target**2) + 1e-8))
-    content_target = targets[feature_target(content_layer)]
-    content = float(np.mean((outputs[content_layer][0] - content_target) ** 2) / (np.mean(content_target**2) + 1e-8))
+    style = sum(gram_distance(outputs[layer][0], targets[gram_target(layer)]) for layer in style_layers)
+    content = feature_distance(outputs[content_layer][0], targets[feature_target(content_layer)])
     tv = float(np.abs(np.diff(values, axis=1)).mean() + np.abs(np.diff(values, axis=2)).mean())
     return content, style / len(style_layers), tv

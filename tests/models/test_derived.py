@@ -108,3 +108,17 @@ def test_traces_live_on_the_model_not_in_the_module(embedded_model, chelsea):
     assert other.derived.tracing_counts() == {}  # a new owner starts with no traces of its own
     with pytest.raises(KeyError):
         other.derived.tracing_counts()["forward"]
+
+
+def test_the_scores_view_gives_the_models_logits_at_any_size(embedded_model, chelsea):
+    """Class visualisation reads the scores before the softmax from the folded whole network, at any image size."""
+    from vizcore.models.graph import SCORE
+
+    batch = model_input(embedded_model, chelsea)
+    scored = embedded_model.derived.features((SCORE, "stage4_block3_add"))
+    logits = np.asarray(scored.model(batch)[SCORE])[0]
+    probabilities = predictions.class_probabilities(embedded_model, chelsea)
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()  # the softmax the model applies
+    np.testing.assert_allclose(expected, probabilities, atol=1e-4)
+    smaller = scored.model(batch[:, ::2, ::2])  # 112 px: the head pools whatever the map's size
+    assert smaller[SCORE].shape == (1, 1000) and smaller["stage4_block3_add"].shape[1:3] == (7, 7)

@@ -55,3 +55,23 @@ def test_diversity_penalises_alike_images_within_a_group_only():
     scores = Diversity("layer", 2)(_context(alike)).numpy()
     assert scores[0] == pytest.approx(-1.0, abs=1e-5) and scores[1] == pytest.approx(-1.0, abs=1e-5)
     assert scores[2] > scores[0] + 0.05  # its partner (other) is unlike it
+
+
+def test_class_logit_scores_each_images_own_class():
+    from vizcore.optimize import CLASSES, ClassLogit
+
+    logits = tf.constant([[1.0, 5.0, -2.0], [3.0, 0.5, 7.0]])
+    context = Context({"score": logits}, tf.zeros((2, 4, 4, 3)), {CLASSES: tf.constant([2, 1], tf.int32)})
+    np.testing.assert_allclose(ClassLogit()(context).numpy(), [-2.0, 0.5])
+    assert ClassLogit().layers == ("score",)
+
+
+def test_term_per_image_keeps_each_images_own_term():
+    from vizcore.optimize import TERM, TermPerImage
+
+    features = np.zeros((2, 2, 2, 1), np.float32)
+    features[1] = 4.0
+    context = Context({"layer": tf.constant(features)}, tf.fill((2, 4, 4, 3), 0.75), {TERM: tf.constant([1, 0], tf.int32)})
+    chosen = TermPerImage((LayerMean("layer"), L2()))(context).numpy()
+    np.testing.assert_allclose(chosen, [0.0625, 4.0])  # image 0: its L2 (0.25 squared); image 1: its layer mean
+    assert TermPerImage((LayerMean("layer"), L2())).layers == ("layer",)

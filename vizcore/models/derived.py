@@ -37,6 +37,8 @@ FOLDED = "folded"  # FLAT with batch norms folded: attribution's fast copy
 GUIDED = "guided"  # FLAT with guided-backpropagation ReLUs
 ANY_SIZE = "any-size"  # the feature-map trunk for images of any size, batch norms folded
 ANY_SIZE_EXACT = "any-size-exact"  # the same unfolded, for reading a convolution a batch norm follows
+# FOLDED for images of any size: the whole network to its scores; None when the head needs one size (a Flatten)
+ANY_SIZE_SCORED = "any-size-scored"
 
 _COPY_ERRORS = (ValueError, TypeError, KeyError)  # a graph Keras cannot clone or fold this way
 
@@ -103,6 +105,8 @@ class DerivedModels:
             return flat_copy(source, guided=True)
         if kind == FOLDED:  # from a throwaway flat copy unless one is kept anyway: one copy of the weights, not two
             return self._folded_copy(self._copies.get(FLAT) or flat_copy(source))
+        if kind == ANY_SIZE_SCORED:
+            return self._folded_copy(self._copies.get(FLAT) or flat_copy(source), input_shape=(None, None, 3))
         if kind in (ANY_SIZE, ANY_SIZE_EXACT):
             graph = self.copy(FLAT) if self._nested else source
             trunk = _last_feature_map(graph)
@@ -175,8 +179,12 @@ class DerivedModels:
         """``{layer: feature map}`` for images of any size (the optimisation loops' model).
 
         From the folded any-size copy; from the exact one when a layer is a folded convolution;
-        and when the model cannot take other sizes, at its own input size only.
+        and when the model cannot take other sizes, at its own input size only. ``SCORE`` among
+        ``layers`` adds the class scores before the softmax (from the whole folded network, at any
+        size where its head allows).
         """
+        if SCORE in layers:
+            return self._scored_features(layers)
 
         def build():
             copy = self.copy(ANY_SIZE)
@@ -186,6 +194,16 @@ class DerivedModels:
                 copy = self.layer_graph(layers)
             outputs = {name: _feature_map(copy, name).output for name in layers}
             return keras.Model(copy.inputs[0], outputs, name="features")
+
+        return self.view(("features", *layers), build)
+
+    def _scored_features(self, layers: tuple[str, ...]) -> View:
+        def build():
+            copy = self.copy(ANY_SIZE_SCORED)
+            if copy is None or self._reads_folded(copy, layers):
+                copy = self.copy(FLAT)
+            outputs = {name: copy.output[SCORE] if name == SCORE else _feature_map(copy, name).output for name in layers}
+            return keras.Model(copy.inputs[0], outputs, name="scored_features")
 
         return self.view(("features", *layers), build)
 

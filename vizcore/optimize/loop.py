@@ -27,6 +27,7 @@ import tensorflow as tf
 from vizcore.errors import VizcoreError
 from vizcore.limits import MAX_SECONDS
 from vizcore.models.derived import View
+from vizcore.models.graph import SCORE
 from vizcore.models.layers import check_feature_map_layer
 from vizcore.models.spec import LoadedModel
 from vizcore.optimize.objectives import Context, Objective
@@ -51,10 +52,12 @@ def feature_view(loaded: LoadedModel, layers: tuple[str, ...]) -> View:
 
     A view of the model's any-size copy with folded batch norms (same outputs, a faster step),
     kept by ``loaded.derived``; nothing about the shared model changes. A model that cannot be
-    copied this way (rare) is read at its fixed input size.
+    copied this way (rare) is read at its fixed input size. ``SCORE`` ("score") names the class
+    scores before the softmax, B x classes.
     """
     for name in layers:
-        check_feature_map_layer(loaded, name, "optimise")
+        if name != SCORE:
+            check_feature_map_layer(loaded, name, "optimise")
     return loaded.derived.features(tuple(layers))
 
 
@@ -152,10 +155,11 @@ def render(
     ``transforms``. ``on_progress`` is called after every step (with the full-size images every
     ``preview_every`` steps and after the last), and ``should_stop`` before every step, so a
     caller can show live previews and end the run within one step; a run that has taken
-    ``max_seconds`` (wall time; None: no cap) stops the same way. The model's lock is held for
-    one step at a time. ``initial_parameters`` starts from given parameters (e.g. an image)
-    instead of the parameterisation's random start, at the first stage's size; ``batch`` and
-    ``size`` are then taken from them.
+    ``max_seconds`` (wall time; None: no cap) stops the same way. The model is held for one
+    step at a time, behind any quick request waiting for it (``LoadedModel.step``).
+    ``initial_parameters`` starts from given parameters (e.g. an image) instead of the
+    parameterisation's random start, at the first stage's size; ``batch`` and ``size`` are then
+    taken from them.
     """
     stages = tuple(stages) or (Stage(steps, transforms=transforms),)
     view = feature_view(loaded, objective.layers)
@@ -187,7 +191,7 @@ def render(
                 stopped = True
                 break
             rate = tf.constant(stage.learning_rate(learning_rate, step_in_stage), tf.float32)
-            parameters, first_moment, second_moment, step_scores = loaded.call(
+            parameters, first_moment, second_moment, step_scores = loaded.step(
                 ascent_step, loaded.spec.preprocessing, objective, parameterization, transforms,
                 parameters, first_moment, second_moment, tf.constant(step, tf.int32), seed_tensor, rate, tensor_targets,
                 view=view,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from vizcore.models.graph import SCORE
+
 
 @dataclass(frozen=True)
 class Context:
@@ -103,6 +105,45 @@ class CentreNeuron(Objective):
         features = context.features[self.layer]
         centre = features[:, tf.shape(features)[1] // 2, tf.shape(features)[2] // 2, :]
         return tf.gather(centre, context.targets[CHANNELS], axis=1, batch_dims=1)
+
+
+CLASSES = "classes"  # target: int32 (B,), the class each image of the batch maximises
+
+
+@dataclass(frozen=True)
+class ClassLogit(Objective):
+    """Image b's score: the model's logit (score before the softmax) of class ``targets["classes"][b]``.
+
+    The logit, not the probability: raising a probability can also be done by lowering every
+    other class, which makes no picture of this one (Simonyan et al. 2013).
+    """
+
+    layers = (SCORE,)  # the model's class scores before the softmax, B x classes (see vizcore.models.derived)
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        return tf.gather(context.features[SCORE], context.targets[CLASSES], axis=1, batch_dims=1)
+
+
+TERM = "term"  # target: int32 (B,), which of a TermPerImage's terms scores each image
+
+
+@dataclass(frozen=True)
+class TermPerImage(Objective):
+    """Image b's score: ``terms[targets["term"][b]]`` alone, so one batch can pursue several goals side by side.
+
+    Every term is computed for the whole batch (the network runs to the deepest layer any term
+    reads anyway) and each image keeps its own.
+    """
+
+    terms: tuple[Objective, ...]
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for term in self.terms for name in term.layers))
+
+    def __call__(self, context: Context) -> tf.Tensor:
+        every = tf.stack([term(context) for term in self.terms], axis=1)  # B x terms
+        return tf.gather(every, context.targets[TERM], axis=1, batch_dims=1)
 
 
 @dataclass(frozen=True)
