@@ -9,12 +9,14 @@ import json  # noqa: E402  (after run_through_app)
 import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from ui.animation_view import RunAnimation  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
 from ui.live_run import StoppedRun, live_run  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
-from vizcore import activations, dream, images  # noqa: E402
+from vizcore import activations, animation, dream, images  # noqa: E402
 
 MAX_MEGAPIXELS = dream.MAX_PIXELS / 1e6
+PREVIEW_INTERVAL_S = 0.5  # the animation records more steps than the page needs to show
 
 page_intro(
     "DeepDream",
@@ -55,11 +57,16 @@ if height * width > dream.MAX_PIXELS:
     st.stop()
 
 request = (selection.model_name, selection.image_key, tuple(sorted(layers.items())), settings)
+movie = RunAnimation("dream", request)
 result = live_run(
     "dream", request, f"Dream ({settings.total_steps} steps)",
-    lambda on_progress: dream.deep_dream(model, selection.pixels, layers, settings, on_progress=on_progress),
+    lambda on_progress: movie.keep(dream.deep_dream(
+        model, selection.pixels, layers, settings, preview_every=animation.preview_every(settings.total_steps),
+        on_progress=movie.recording(on_progress, lambda update: update.images))),
     lambda update: update.images,
-    caption_of=lambda update: f"After octave {update.step // settings.steps_per_octave} of {settings.octaves}",
+    caption_of=lambda update: (f"Step {update.step} of {settings.total_steps}, octave "
+                               f"{-(-update.step // settings.steps_per_octave)} of {settings.octaves}"),
+    preview_interval_s=PREVIEW_INTERVAL_S,
 )
 if result is None:
     st.stop()
@@ -77,6 +84,7 @@ else:
         f"{name}: mean activation {result.input_activation[name]:.3f} → {result.dream_activation[name]:.3f}"
         for name in result.layers
     ))
-png_column, json_column, _ = st.columns([1, 1, 3])
+png_column, json_column, gif_column, mp4_column, _ = st.columns([1, 1, 1, 1, 1])
 png_column.download_button("Dream PNG", images.encode_png(np.asarray(picture)), "dream.png", "image/png", key="dream_png")
 json_column.download_button("Parameters JSON", json.dumps(record, indent=2), "dream.json", "application/json", key="dream_json")
+movie.downloads(gif_column, mp4_column, "dream")

@@ -14,6 +14,8 @@ from ui.attribution_view import (  # noqa: E402
 )
 from ui.layout import page_intro  # noqa: E402
 from ui.live_run import StoppedRun, live_run  # noqa: E402
+from ui.model_comparison import compare_maps  # noqa: E402
+from ui.report_view import report_button, report_entry  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import attribution, cached, images, viz  # noqa: E402
 
@@ -47,6 +49,7 @@ with second_column:
     second_class = class_picker(selection, "Second class", "gradcam_second", default_rank=1)
 opacity = opacity_column.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="gradcam_opacity")
 colormap = colormap_picker(colormap_column, "gradcam_colormap")
+report_area = st.container()  # the Report download, filled in at the end, once the maps are known
 
 cards = []
 for class_index, key in ((first_class, "first"), (second_class, "second")):
@@ -64,6 +67,8 @@ if first_class != second_class:
                "first class's score minus the second's; for Score-CAM, how much each channel favours the first).")
 else:
     st.info("Pick two different classes to see what tells them apart.")
+if selection.compare_name:  # the sidebar's "Compare with…": the first class's map from both models
+    compare_maps(selection, method, first_class, layer, options, opacity=opacity, colormap=colormap)
 
 st.subheader("Compare methods")
 st.markdown(
@@ -133,3 +138,12 @@ if isinstance(compared, Compared) and compared.curves:
                                "compare_methods.png", "image/png", key="gradcam_compare_png")
     ranking_column.download_button("Ranking JSON", json.dumps(record, indent=2), "compare_methods.json",
                                    "application/json", key="gradcam_compare_json")
+
+# The Report: the first class's map, and once "Compare all methods" has run, every other method's map for it.
+first_card = next((card for card in cards if card.key == "cam_first"), None)
+reported = [] if first_card is None else [report_entry(method, first_card.result, first_card.curves(), layer, **options)]
+if isinstance(compared, Compared):
+    reported += [report_entry(name, compared.maps[name], compared.curves[name],
+                              layer if name in attribution.LAYER_METHODS else None)
+                 for name in compared.curves if name != method]
+report_button(report_area, selection, reported, key="gradcam_report")

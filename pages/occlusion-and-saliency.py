@@ -12,11 +12,13 @@ run_through_app()  # first, before the slow imports below: ui/navigation.py says
 
 import streamlit as st  # noqa: E402  (after run_through_app)
 
+from ui.animation_view import RunAnimation  # noqa: E402
 from ui.attribution_view import (  # noqa: E402
     MapCard, class_picker, colormap_picker, compute, curves_of_run, map_card, map_cards, map_picture, option_widget,
 )
 from ui.layout import page_intro  # noqa: E402
 from ui.live_run import StoppedRun, live_run, partial_map_progress  # noqa: E402
+from ui.report_view import report_button, report_entry  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import attribution, cached, viz  # noqa: E402
 from vizcore.attribution.methods import METHODS as METHOD_TABLE  # noqa: E402
@@ -28,6 +30,7 @@ GRADIENT_METHODS = ("saliency", "guided", "smoothgrad", "ig")
 UNITS = {"occlusion": "patched images", "smoothgrad": "noisy samples", "ig": "gradients"}
 PREVIEW_INTERVAL_S = 0.3  # at most about three partial maps a second: each is a picture sent to the browser
 FILL_LABELS = {"grey": "grey", "mean": "image mean", "blur": "blurred patch"}
+ANIMATED_METHODS = ("occlusion",)  # its sweep is recorded frame by frame: GIF / MP4 downloads under its map
 
 page_intro(
     "Occlusion & saliency",
@@ -46,6 +49,8 @@ opacity = opacity_column.slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="saliency_op
 colormap = colormap_picker(colormap_column, "saliency_colormap")
 input_size = selection.model.spec.input_size
 look = {"overlay": overlay, "opacity": opacity, "colormap": colormap}
+report_area = st.container()  # the Report download, filled in once the maps below are drawn
+reported = []  # a report entry for every map shown, in page order
 
 
 def method_options(method: str, per_row: int, **widget_options) -> dict:
@@ -82,10 +87,16 @@ def run_button_label(method: str, options: dict) -> str:
 def live_map(method: str, options: dict, scale_max: float | None = None) -> None:
     """A Run button for ``method``; the map filling in while it runs; then its card (kept for these settings)."""
     title = attribution.METHOD_TITLES[method]
+    movie = RunAnimation(f"saliency_{method}", request_of(method, options))
+
+    def work(on_progress):
+        if method in ANIMATED_METHODS:
+            on_progress = movie.recording(on_progress, lambda update: map_picture(selection, update.values, method, **look))
+        return movie.keep(attribution.explain(selection.model, selection.pixels, method, class_index,
+                                              progress=partial_map_progress(on_progress), **options))
+
     result = live_run(
-        f"saliency_{method}", request_of(method, options), run_button_label(method, options),
-        lambda on_progress: attribution.explain(selection.model, selection.pixels, method, class_index,
-                                                progress=partial_map_progress(on_progress), **options),
+        f"saliency_{method}", request_of(method, options), run_button_label(method, options), work,
         lambda update: map_picture(selection, update.values, method, **look),
         caption_of=lambda update: f"{title} so far: {update.step} of {update.steps} {UNITS[method]}",
         unit=UNITS[method], preview_interval_s=PREVIEW_INTERVAL_S,
@@ -94,9 +105,11 @@ def live_map(method: str, options: dict, scale_max: float | None = None) -> None
         st.image(result.preview, caption=f"{title} after {result.step} of {result.steps} {UNITS[method]}",
                  width="stretch")
     elif result is not None:
-        map_card(selection, MapCard(result, curves_of_run(selection, result, options), key=card_key(method),
-                                    parameters=options),
+        curves = curves_of_run(selection, result, options)
+        map_card(selection, MapCard(result, curves, key=card_key(method), parameters=options),
                  scale_max=scale_max, **look)
+        reported.append(report_entry(method, result, curves(), **options))
+        movie.downloads(*st.columns(2), f"{method}_{result.class_index}")
 
 
 st.subheader("Gradients")
@@ -127,6 +140,7 @@ if cheap:
     cards = [MapCard(result, curves, key=card_key(method)) for method, (result, curves) in cheap.items()]
     with cheap_area:
         map_cards(selection, cards, len(cards), scale_max=scale_max, **look)
+    reported += [report_entry(method, result, curves()) for method, (result, curves) in cheap.items()]
 for method, column in live_columns.items():
     with column:
         live_map(method, live_options[method], scale_max)
@@ -135,3 +149,4 @@ st.subheader("Occlusion")
 occlusion_options = method_options("occlusion", per_row=4, fill={"format_func": FILL_LABELS.get})
 with st.columns(2)[0]:  # as wide as one gradient map, not the whole page
     live_map("occlusion", occlusion_options)
+report_button(report_area, selection, reported, key="saliency_report")

@@ -8,6 +8,7 @@ import plotly.graph_objects as go  # noqa: E402  (after run_through_app)
 import streamlit as st  # noqa: E402
 
 from ui.layout import json_download, page_intro  # noqa: E402
+from ui.model_comparison import compare_predictions  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import cached, images  # noqa: E402
 from vizcore.errors import VizcoreError  # noqa: E402
@@ -70,3 +71,6 @@ with csv_column:
     )
 with json_column:
     json_download("Download JSON", predictions_record(predictions, parameters), "predictions.json", key="predictions_json")
+
+if selection.compare_name:  # the sidebar's "Compare with…"
+    compare_predictions(selection, top_k)

@@ -101,3 +101,13 @@ def test_display_map_with_a_shared_scale_keeps_strengths_comparable():
     assert viz.display_map(strong, "ig", top).max() == pytest.approx(1.0)
     assert viz.display_map(-strong, "ig", top).max() == pytest.approx(1.0)  # a gradient map's sign does not dim it
     assert (viz.display_map(np.zeros((3, 3)), "gradcam") == 0).all()  # an empty map stays empty, no division by zero
+
+
+def test_diverging_is_white_at_zero_red_for_the_first_map_blue_for_the_second():
+    picture = viz.diverging(np.array([[0.0, 1.0, -1.0, 0.5, 3.0]]))
+    assert picture.dtype == np.uint8 and picture.shape == (1, 5, 3)
+    assert (picture[0, 0] == 255).all()
+    np.testing.assert_array_equal(picture[0, 1], viz.DIVERGING_POSITIVE)
+    np.testing.assert_array_equal(picture[0, 2], viz.DIVERGING_NEGATIVE)
+    assert 255 > picture[0, 3, 1] > viz.DIVERGING_POSITIVE[1]  # half-way: a paler red
+    np.testing.assert_array_equal(picture[0, 4], picture[0, 1])  # clipped at 1

@@ -175,3 +175,15 @@ def side_by_side(pictures: list[np.ndarray], padding: int = GRID_PADDING) -> np.
     for picture in pictures[1:]:
         row += [gap, picture]
     return np.concatenate(row, axis=1)
+
+
+DIVERGING_POSITIVE = np.array([214, 39, 40], np.float32)  # red: where the first of two maps is stronger
+DIVERGING_NEGATIVE = np.array([31, 119, 180], np.float32)  # blue: where the second is
+
+
+def diverging(values: np.ndarray) -> np.ndarray:
+    """A H x W signed map (-1..1) as uint8 RGB: white at 0, red towards 1, blue towards -1 (clipped)."""
+    clipped = np.clip(values.astype(np.float32), -1.0, 1.0)[:, :, None]
+    white = np.float32(255)
+    colour = np.where(clipped >= 0, DIVERGING_POSITIVE, DIVERGING_NEGATIVE)
+    return np.round(white + np.abs(clipped) * (colour - white)).astype(np.uint8)
