@@ -177,7 +177,8 @@ def test_filter_gallery_renders_caches_and_downloads(app):
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     start, final = plotly_array(spec["data"][0]["y"]), plotly_array(spec["data"][1]["y"])
     assert np.all(final > start)
-    assert [b.label for b in app.get("download_button")] == ["Grid PNG", "Images NPY", "Parameters JSON"]
+    assert [b.label for b in app.get("download_button")] == ["Grid PNG", "Images NPY", "Parameters JSON", "Animation GIF",
+                                                         "Animation MP4"]
 
     app.switch_page("pages/predictions.py").run()
     app.switch_page("pages/filter-gallery.py").run()  # back again: the finished gallery comes from the cache
@@ -238,7 +239,7 @@ def test_occlusion_and_saliency_open_with_the_cheap_maps_and_run_the_rest(app):
     assert card_titles(app) == ["**Saliency** · Egyptian cat", "**Guided backprop** · Egyptian cat"]
     assert len(app.main.get("image")) == 2 and len(app.get("plotly_chart")) == 2
     assert sum("deletion" in caption.value and "insertion" in caption.value for caption in app.main.caption) == 2
-    assert [b.label for b in app.get("download_button")] == ["PNG", "NPY", "JSON"] * 2
+    assert [b.label for b in app.get("download_button")] == ["Report"] + ["PNG", "NPY", "JSON"] * 2
     assert app.button(key="saliency_smoothgrad_run").label.startswith("Run SmoothGrad (")
     assert app.button(key="saliency_ig_run").label.startswith("Run Integrated Gradients (")
     assert app.button(key="saliency_occlusion_run").label == "Run Occlusion (169 patched images)"
@@ -257,6 +258,7 @@ def test_occlusion_and_saliency_open_with_the_cheap_maps_and_run_the_rest(app):
     assert_healthy(app)
     assert card_titles(app)[-1] == "**Occlusion** · Egyptian cat"
     assert len(app.main.get("image")) == 3 and len(app.get("plotly_chart")) == 3
+    assert [b.label for b in app.get("download_button")][-2:] == ["Animation GIF", "Animation MP4"]  # the sweep
     # Coming back: the finished map is kept, so it shows without pressing Run again.
     app.switch_page("pages/predictions.py").run()
     app.switch_page("pages/occlusion-and-saliency.py").run()
@@ -318,6 +320,7 @@ def test_gradcam_two_classes_and_method_comparison(app):
     tiles = [caption.value for caption in app.caption if caption.value.startswith("**") and "score" in caption.value]
     assert [tile.split(". ")[1].split("**")[0] for tile in tiles] == list(table["method"])  # tiles in rank order
     assert any("Kendall tau" in caption.value for caption in app.caption)
+    assert app.get("download_button")[0].label == "Report"  # the first class's map and every compared method's
 
 
 def test_gradcam_sanity_badge_on_demand(app):
@@ -359,7 +362,8 @@ def test_deepdream_runs_and_keeps_its_result(app):
     assert_healthy(app)
     captions = [image.proto.imgs[0].caption for image in app.main.get("image")]
     assert captions[-1].startswith("The dream: 6 steps")
-    assert [b.label for b in app.get("download_button")] == ["Dream PNG", "Parameters JSON"]
+    assert [b.label for b in app.get("download_button")] == ["Dream PNG", "Parameters JSON", "Animation GIF",
+                                                         "Animation MP4"]
     assert "mean activation" in app.main.caption[-1].value
     app.switch_page("pages/predictions.py").run()
     app.switch_page("pages/deep-dream.py").run()
@@ -387,6 +391,23 @@ def test_style_transfer_blends_two_styles(app):
     captions = [image.proto.imgs[0].caption for image in app.main.get("image")]
     assert captions[:2] == styles and captions[-1].startswith("Styled: 20 steps")
     assert "content" in app.main.caption[-1].value and "style" in app.main.caption[-1].value
+    assert [b.label for b in app.get("download_button")] == ["Styled PNG", "Parameters JSON", "Animation GIF",
+                                                         "Animation MP4"]
+    # Fast mode: a pretrained network's result beside this painting, each with its time
+    app.radio(key="style_method").set_value("Fast (one forward pass)").run()
+    app.select_slider(key="fast_style_size").set_value(256).run()
+    assert_healthy(app)
+    content, fast, optimised = [picture.caption for image in app.main.get("image") for picture in image.proto.imgs]
+    assert content == "Content" and fast.startswith("Fast: one pass in ") and fast.endswith("(256×170 px)")
+    assert optimised.startswith("Optimisation: 20 steps in ") and optimised.endswith("(128 px)")
+    assert [box.label for box in app.number_input] == ["Weight of sample:immunohistochemistry"]
+    app.radio(key="fast_style_network").set_value("26 built-in styles").run()
+    app.multiselect(key="fast_styles").set_value([3, 19]).run()
+    assert_healthy(app)
+    captions = [picture.caption for image in app.main.get("image") for picture in image.proto.imgs]
+    assert captions[:26] == [f"style {number}" for number in range(26)]  # the sheet to pick from
+    assert captions[26] == "Content" and captions[27].startswith("Fast: one pass in ") and len(captions) == 29
+    assert [box.label for box in app.number_input] == ["Weight of style 3", "Weight of style 19"]
     assert [b.label for b in app.get("download_button")] == ["Styled PNG", "Parameters JSON"]
 
 
@@ -395,6 +416,60 @@ def test_style_transfer_needs_a_style(app):
     app.multiselect(key="style_samples").set_value([]).run()
     assert_healthy(app)
     assert app.info[0].value == "Choose a style sample or upload a style image."
+
+
+def test_filter_gallery_class_objective_renders_the_chosen_classes(app):
+    app.switch_page("pages/filter-gallery.py").run()
+    app.radio(key="filters_objective").set_value("class").run()
+    assert_healthy(app)
+    classes = app.multiselect(key="filters_classes_efficientnet_lite0")
+    assert classes.value == [285]  # chelsea's top class, Egyptian cat
+    classes.set_value([285, 967])
+    size = app.select_slider(key="filters_class_size_efficientnet_lite0")
+    assert size.value == 224  # the model's input size
+    app.slider(key="filters_steps").set_value(16)
+    size.set_value(64).run()
+    app.button(key="filters_run").click().run()
+    assert_healthy(app)
+    captions = [tile.caption for tile in app.main.get("image")[-1].proto.imgs]
+    assert [caption.split(" · ")[0] for caption in captions] == ["Egyptian cat", "espresso"]
+    assert all(" · seen as " in caption for caption in captions)
+    assert [b.label for b in app.get("download_button")] == ["Grid PNG", "Images NPY", "Parameters JSON"]
+
+
+def test_feature_inversion_shows_each_layer_and_downloads(app):
+    from vizcore.models import EMBEDDED_SPEC
+
+    app.switch_page("pages/feature-inversion.py").run()
+    assert_healthy(app)
+    layers = app.multiselect(key="inversion_layers_efficientnet_lite0")
+    assert layers.value == list(EMBEDDED_SPEC.presets.explorer_layers)  # the default: the explorer's layers
+    assert "press Invert" in app.info[0].value
+    layers.set_value(["stage4_block3_add", "stem_relu"])  # shown shallow to deep whatever the order chosen
+    app.select_slider(key="inversion_size").set_value(64)
+    app.slider(key="inversion_steps").set_value(10).run()
+    app.button(key="inversion_run").click().run()
+    assert_healthy(app)
+    captions = [tile.caption for tile in app.main.get("image")[-1].proto.imgs]
+    assert captions[0] == "The image, as inverted"
+    assert [caption.split(":")[0] for caption in captions[1:]] == ["From stem_relu", "From stage4_block3_add"]
+    assert [b.label for b in app.get("download_button")] == ["Reconstructions PNG", "Images NPY", "Parameters JSON"]
+
+
+def test_texture_synthesis_from_a_sample_at_the_asked_size(app):
+    app.switch_page("pages/texture-synthesis.py").run()
+    assert_healthy(app)
+    app.selectbox(key="texture_source").set_value("immunohistochemistry")
+    app.select_slider(key="texture_size").set_value(64)
+    app.select_slider(key="texture_source_size").set_value(128)
+    app.slider(key="texture_steps").set_value(10).run()
+    app.button(key="texture_run").click().run()
+    assert_healthy(app)
+    captions = [image.proto.imgs[0].caption for image in app.main.get("image")]
+    assert captions[-2:] == ["Texture image: sample:immunohistochemistry", captions[-1]]
+    assert captions[-1].startswith("New texture: 64 px, 10 steps")
+    assert "Gram distance" in app.main.caption[-1].value
+    assert [b.label for b in app.get("download_button")] == ["Texture PNG", "Parameters JSON"]
 
 
 # --- user models ---

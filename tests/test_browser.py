@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Callable
 
@@ -104,6 +105,16 @@ PAGES = [
          run_button="Dream", steps_slider="Steps per octave"),
     Page("Style transfer", "style-transfer", lambda state: bool(image_captions_starting(state, "Styled:")),
          run_button="Paint", steps_slider="Steps"),
+    Page("Feature inversion", "feature-inversion", lambda state: bool(image_captions_starting(state, "From ")),
+         run_button="Invert", steps_slider="Steps"),
+    Page("Texture synthesis", "texture-synthesis", lambda state: bool(image_captions_starting(state, "New texture:")),
+         run_button="Synthesise", steps_slider="Steps"),
+    Page("Adversarial examples", "adversarial-examples",
+         lambda state: len(image_captions_starting(state, "Grad-CAM for ")) >= 2,  # shown last: one class, or both
+         run_button="Attack", steps_slider="Steps"),
+    Page("Dataset explorer", "dataset-explorer",  # builds the demo index at one image per photo, then its views
+         lambda state: bool(image_captions_starting(state, "1. distance")),  # the neighbours grid, below the map
+         run_button="Build the index", steps_slider="Demo images per photo"),
 ]
 PAGES_BY_TITLE = {page.title: page for page in PAGES}
 
@@ -247,11 +258,16 @@ def nav_link(driver, title: str):
     return matching[0]
 
 
+def page_address(driver) -> str:
+    """The browser's URL without its query string, which holds the page's settings (ui/links.py)."""
+    return driver.current_url.split("?")[0]
+
+
 def go_to(driver, server, page: Page) -> None:
     """Follow the sidebar link to ``page`` and wait for its heading."""
     nav_link(driver, page.title).click()
     wait_for(driver, server, f"the {page.title} page", lambda state: page.title in state["titles"])
-    assert driver.current_url == f"{server.url}/{page.url_path}"
+    assert page_address(driver) == f"{server.url}/{page.url_path}"
 
 
 def buttons_starting(driver, label_prefix: str) -> list:
@@ -357,7 +373,7 @@ def test_a_page_url_as_a_new_servers_first_request_shows_that_page(dialog_record
             finished=False,
         )
         assert driver.execute_script("return window.vizcoreDialogs;") == []  # no "Page not found" on the way
-        assert driver.current_url == f"{fresh.url}/{page.url_path}"
+        assert page_address(driver) == f"{fresh.url}/{page.url_path}"
         assert state["titles"] == [page.title]
         screenshot(driver, f"first-request-{page.url_path or 'predictions'}")
     log = (tmp_path / "server.log").read_text()  # what a user starting the server reads
@@ -459,3 +475,63 @@ def test_downloads_are_valid_files(driver, server, tmp_path):
     with Image.open(png_path) as grid:
         grid.load()
         assert grid.width == shown_width and grid.height > 0
+
+
+LINK_LAYER = "stage5_block3_add"  # not the Grad-CAM default (head_relu)
+LINK_CLASS = "tabby"  # the sample's third class: not a default of either class picker
+
+
+def choose_in_main(driver, label: str, option_prefix: str) -> None:
+    """Pick the option starting with ``option_prefix`` in the main area's selectbox ``label``, as a user does."""
+    picker = WebDriverWait(driver, PAGE_TIMEOUT_S).until(lambda d: d.find_element(
+        By.CSS_SELECTOR, f'[data-testid="stMain"] input[role="combobox"][aria-label="{label}"]'))
+    picker.click()
+    picker.send_keys(option_prefix)  # the list shows only its first options until a search narrows it
+    option = WebDriverWait(driver, PAGE_TIMEOUT_S).until(
+        lambda d: d.find_element(By.XPATH, f'//*[@role="option"][starts-with(normalize-space(), "{option_prefix}")]'))
+    option.click()
+
+
+def main_combobox_value(driver, label: str) -> str:
+    picker = driver.find_element(By.CSS_SELECTOR, f'[data-testid="stMain"] input[role="combobox"][aria-label="{label}"]')
+    return picker.get_attribute("value")
+
+
+def first_map_bytes(driver) -> bytes:
+    """The first map picture on the page, as the server sends it."""
+    source = driver.execute_script(
+        "return document.querySelector('[data-testid=stMain] [data-testid=stImage] img').src;")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(source, timeout=10) as response:
+        return response.read()
+
+
+def test_a_link_opened_in_a_fresh_browser_reopens_a_grad_cam_view(driver, server):
+    """The Grad-CAM view with a chosen layer and class travels in its "Copy link" to a browser that never saw it."""
+    page = PAGES_BY_TITLE["Grad-CAM"]
+    driver.get(f"{server.url}/{page.url_path}")
+    # The pickers as soon as they show: the default maps' run gives way to the one for these choices.
+    wait_for(driver, server, "the Grad-CAM pickers", lambda state: page.title in state["titles"], finished=False)
+    choose_in_main(driver, "Layer", LINK_LAYER)
+    choose_in_main(driver, "First class", LINK_CLASS)
+    wait_for_rerun(driver, server, "the maps for the chosen layer and class")
+    wait_for(driver, server, "the maps for the chosen layer and class", page.result, RESULT_TIMEOUT_S)
+    driver.find_element(By.XPATH, '//*[@data-testid="stSidebar"]//*[@data-testid="stPopover"]//button').click()
+    link = WebDriverWait(driver, PAGE_TIMEOUT_S).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="stPopoverBody"] [data-testid="stCode"] code')).text
+    link = "".join(link.split())  # the code box wraps long lines
+    assert link == driver.current_url and link.startswith(f"{server.url}/grad-cam?")
+    screenshot(driver, "link-copied")
+    shown = first_map_bytes(driver)
+
+    fresh, profile_dir = browser.new_browser()  # nothing shared with the first browser: no cookie, no session
+    try:
+        fresh.get(link)
+        state = wait_for(fresh, server, "the Grad-CAM view from the link", page.result, RESULT_TIMEOUT_S)
+        assert state["titles"] == ["Grad-CAM"] and not state["errors"]
+        assert main_combobox_value(fresh, "Layer") == LINK_LAYER
+        assert main_combobox_value(fresh, "First class").startswith(f"{LINK_CLASS} · ")
+        assert first_map_bytes(fresh) == shown  # the same map, pixel for pixel
+        screenshot(fresh, "link-reopened")
+    finally:
+        browser.close_browser(fresh, profile_dir)

@@ -559,6 +559,31 @@ def test_the_vizcore_command_works_from_any_folder(tmp_path):
     assert json.loads(result.stdout)["models"][0]["name"] == "efficientnet_lite0"
     usage = run_cli_process("paint", cwd=tmp_path, command=[command])
     assert usage.returncode == 2 and usage.stderr.strip().endswith("(see vizcore --help).")
+    assert len(usage.stderr.strip().splitlines()) == 1, usage.stderr
+
+
+def test_reading_the_arguments_starts_no_tensorflow():
+    # A usage error or --help answers at once, and TensorFlow's start-up lines never reach stderr before it.
+    probe = "import sys; from vizcore import cli; cli.build_parser(); print(any(m.startswith('tensorflow') for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("method, module, settings, options", [
+    ("attack", "vizcore.adversarial", "AttackSettings", {"steps": "steps", "attack_method": "method", "norm": "norm"}),
+    ("invert", "vizcore.inversion", "InversionSettings", {"steps": "steps", "size": "size", "tv_weight": "tv_weight"}),
+    ("texture", "vizcore.texture", "TextureSettings", {"steps": "steps", "size": "size", "source_size": "source_size"}),
+])
+def test_literal_parser_defaults_are_the_modules_own(method, module, settings, options):
+    import importlib
+
+    from vizcore import cli
+
+    defaults = importlib.import_module(module).__dict__[settings]()
+    args = cli.build_parser().parse_args([method, "sample:chelsea"])
+    for argument, field in options.items():
+        assert getattr(args, argument) == getattr(defaults, field), (method, argument)
 
 
 def _photo_folder(root):
@@ -606,3 +631,50 @@ def test_index_neighbours_and_patches(tmp_path):
     assert "other settings" in assert_one_sentence_error(again)
     assert "no layer called" in assert_one_sentence_error(run_cli("patches", "--index", out, "--layer", "nope", "--channel", "0"))
     assert "no vizcore index" in assert_one_sentence_error(run_cli("neighbours", "sample:coffee", "--index", tmp_path))
+
+
+# --- class visualisation, feature inversion, texture synthesis ---
+
+
+def test_filters_class_objective_takes_names_and_indices():
+    result = run_cli("filters", "--objective", "class", "--class", "tabby,967", "--steps", "2", "--size", "32", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["classes"] == [281, 967] and [row["label"] for row in summary["images"]] == ["tabby", "espresso"]
+    assert {"final_logit", "initial_logit", "top1_label", "top1_probability"} <= set(summary["images"][0])
+
+
+def test_invert_writes_the_originals_row_the_reconstructions_and_json(tmp_path):
+    grid, array = tmp_path / "grid.png", tmp_path / "images.npy"
+    result = run_cli("invert", "sample:chelsea", "--layers", "stem_relu,stage4_block3_add", "--steps", "4", "--size", "32",
+                     "--out", grid, "--array", array, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert [row["layer"] for row in summary["layers"]] == ["stem_relu", "stage4_block3_add"]
+    assert all({"layer", "feature_distance", "correlation"} <= set(row) for row in summary["layers"])
+    assert Image.open(grid).size == (3 * 32 + 2 * 2, 32)  # the image, then each layer's reconstruction
+    assert np.load(array).shape == (2, 32, 32, 3)
+
+
+def test_texture_is_the_asked_size(tmp_path):
+    out = tmp_path / "texture.png"
+    result = run_cli("texture", "sample:coffee", "--size", "40", "--source-size", "32", "--steps", "4", "--out", out, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["size"] == [40, 40] and summary["steps_done"] == 4
+    assert summary["gram_distance"] < summary["initial_gram_distance"]
+    assert Image.open(out).size == (40, 40)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["filters", "--objective", "class"], "needs --class"),
+    (["filters", "--class", "1"], "--class goes with --objective class"),
+    (["filters", "--objective", "class", "--class", "1", "--layer", "stem_relu"], "leave out --layer"),
+    (["filters", "--objective", "class", "--class", "1000"], "Class 1000 does not exist"),
+    (["invert", "sample:chelsea", "--layers", "nope"], "no layer called 'nope'"),
+    (["invert", "sample:chelsea", "--size", "5000"], "Image size must be between"),
+    (["texture", "sample:chelsea", "--size", "5000"], "Texture size must be between"),
+    (["texture", "sample:chelsea", "--steps", "0"], "Steps must be between"),
+])
+def test_class_inversion_and_texture_bad_input_is_one_sentence(args, message):
+    assert message in assert_one_sentence_error(run_cli(*args))

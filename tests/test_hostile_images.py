@@ -192,6 +192,51 @@ def test_cli_main_exit_status_and_output(name, corpus, capfd, monkeypatch):
         assert len(predictions) == 5 and 0 < predictions[0]["probability"] <= 1
 
 
+@pytest.mark.parametrize("name", REFUSED + CLI_ACCEPTED_SUBSET[:1])
+def test_cli_attack_exit_status_and_output(name, corpus, capfd, monkeypatch, embedded_model):
+    """``vizcore attack`` reads its image as ``predict`` does: the same sentence for a refused file."""
+    monkeypatch.delenv("VIZCORE_DEBUG", raising=False)
+    monkeypatch.setattr(vizcore, "load_model", lambda *args, **options: embedded_model)  # the image path is under test
+    path = corpus[name]
+    status = cli.main(["attack", str(path), "--steps", "1", "--json"])
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    assert sorted(os.listdir(path.parent)) == [path.name]
+    if isinstance(CASES[name][1], Refused):
+        assert status == cli.EXIT_USER_ERROR and out == ""
+        assert err == library_sentence(path) + "\n"
+    else:
+        assert status == 0, err
+        summary = json.loads(out)
+        assert summary["steps"] == 1 and summary["linf"] <= summary["epsilon"]
+
+
+# Every refused file through both methods; one accepted file each, at the smallest size and a step.
+INVERT_AND_TEXTURE = [(method, name) for method in ("invert", "texture") for name in REFUSED] + [
+    ("invert", CLI_ACCEPTED_SUBSET[0]), ("texture", CLI_ACCEPTED_SUBSET[1]),
+]
+QUICKEST = {"invert": ["--layers", "stem_relu", "--size", "32", "--steps", "1"], "texture": ["--size", "32", "--steps", "1"]}
+
+
+@pytest.mark.parametrize("method, name", INVERT_AND_TEXTURE)
+def test_cli_invert_and_texture_exit_status_and_output(method, name, corpus, capfd, monkeypatch, embedded_model):
+    """``vizcore invert`` and ``vizcore texture`` read their image as ``predict`` does: the same sentence for a refused file."""
+    monkeypatch.delenv("VIZCORE_DEBUG", raising=False)
+    monkeypatch.setattr(vizcore, "load_model", lambda *args, **options: embedded_model)  # the image path is under test
+    path = corpus[name]
+    status = cli.main([method, str(path), *QUICKEST[method], "--json"])
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    assert sorted(os.listdir(path.parent)) == [path.name]
+    if isinstance(CASES[name][1], Refused):
+        assert status == cli.EXIT_USER_ERROR and out == ""
+        assert err == library_sentence(path) + "\n"
+    else:
+        assert status == 0, err
+        summary = json.loads(out)
+        assert summary["steps_done"] == 1
+
+
 def test_cli_subprocesses_for_a_representative_two(corpus):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("VIZCORE_DEBUG", None)

@@ -36,14 +36,24 @@ _running_through_app = threading.local()
 # Page widgets whose values should survive a visit to another page. Streamlit drops a widget's
 # state on any run that does not draw it; writing it back each run keeps it. Buttons and
 # download buttons cannot be written, so their keys end in one of the excluded suffixes.
-REMEMBERED_PREFIXES = ("explorer_", "filters_", "saliency_", "gradcam_", "dream_", "style_")
-NOT_REMEMBERED_SUFFIXES = ("_run", "_png", "_npy", "_json", "_chart", "_compared", "_partial", "_uploads", "_sanity")
+# The same keys travel in a page's link (ui/links.py).
+REMEMBERED_PREFIXES = ("explorer_", "filters_", "saliency_", "gradcam_", "dream_", "style_", "predictions_", "dataset_",
+                       "attack_", "inversion_", "texture_")
+NOT_REMEMBERED_SUFFIXES = (
+    "_run", "_png", "_npy", "_json", "_csv", "_chart", "_compared", "_partial", "_uploads", "_sanity",
+    "_gif", "_mp4", "_report",
+)
+
+
+def is_page_setting(key) -> bool:
+    """Whether ``key`` is a page widget's key whose value survives page switches and travels in links."""
+    return str(key).startswith(REMEMBERED_PREFIXES) and not str(key).endswith(NOT_REMEMBERED_SUFFIXES)
 
 
 def remember_page_settings() -> None:
     """Write every page setting back to session state, so that it survives this run (app.py calls it)."""
     for key in list(st.session_state):
-        if str(key).startswith(REMEMBERED_PREFIXES) and not str(key).endswith(NOT_REMEMBERED_SUFFIXES):
+        if is_page_setting(key):
             st.session_state[key] = st.session_state[key]
 
 

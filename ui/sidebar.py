@@ -4,7 +4,8 @@ The sidebar is drawn by app.py on every run, before the page, so its widgets kee
 across page switches. The active choices live in ``st.session_state`` under the keys below; a
 model that fails to load, a model file that is refused or an image that fails to decode leaves
 the previous choice in place. A model file the user uploads is loaded for this session only and
-joins the model picker as "Your model: <file name>".
+joins the model picker as "Your model: <file name>". "Compare with…" picks a second model (off by
+default) that Predictions and Grad-CAM set beside the first (ui/model_comparison.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ UPLOAD = "image_upload"
 ACTIVE_UPLOAD = "active_upload"
 SOURCE_SAMPLE = "Sample photo"
 SOURCE_UPLOAD = "Upload"
+SAMPLE_PREFIX = "sample:"  # a sample photo's image name is this and the sample's name
+COMPARE_CHOICE = "compare_model"  # the second model's name ("" when off)
+COMPARE_OFF = ""
+COMPARE_HELP = (
+    "A second model to set beside the first on the Predictions and Grad-CAM pages, on the same image: for "
+    "example your fine-tuned model against the embedded one. Off by default."
+)
+SOURCE_DATASET = "Dataset image"  # offered once the Dataset explorer has put an image here
+DATASET_IMAGE = "dataset_image_choice"  # (name, PreparedImage) of the dataset image chosen in this session
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 REGISTRY_MODEL = "registry_model"  # the last registry model in use: where removing an uploaded model returns
 USER_MODEL = "user_model"  # (name, display name) of the model file loaded in this session
@@ -61,6 +71,7 @@ class Selection:
     image_name: str
     pixels: np.ndarray  # H x W x 3 uint8 RGB
     image_key: str  # content hash, the cache key for results
+    compare_name: str | None = None  # the second model ("Compare with…"), None when off
 
     @property
     def model(self) -> models.LoadedModel:
@@ -96,6 +107,38 @@ def _load_chosen_model() -> None:
     st.session_state[ACTIVE_MODEL] = choice
     if not models.is_user_model(choice):
         st.session_state[REGISTRY_MODEL] = choice
+
+
+def use_model(name: str) -> None:
+    """Choose and load model ``name``, as the model picker does (a failure keeps the model in use and says why)."""
+    st.session_state[MODEL_CHOICE] = name
+    _load_chosen_model()
+
+
+def _compare_picker(model_name: str) -> str | None:
+    """The second model ("Compare with…", off by default), loaded; None when off, the same model or unavailable.
+
+    Loaded before the picker is drawn, so that a model that fails to load (offline, or an uploaded
+    model this session no longer has) turns the picker back off and says why, once.
+    """
+    choice = st.session_state.setdefault(COMPARE_CHOICE, COMPARE_OFF)
+    if models.is_user_model(choice) and st.session_state.get(USER_MODEL, ("",))[0] != choice:
+        st.session_state[COMPARE_CHOICE] = COMPARE_OFF  # the uploaded model was removed or replaced
+    elif choice != COMPARE_OFF:
+        try:
+            with st.spinner(f"Loading {_model_name(choice)}…"):
+                cached.model_for(choice)
+        except VizcoreError as error:
+            st.session_state[COMPARE_CHOICE] = COMPARE_OFF
+            st.sidebar.error(str(error))
+    choices = [COMPARE_OFF, *models.MODELS] + ([st.session_state[USER_MODEL][0]] if USER_MODEL in st.session_state else [])
+    labels = {name: _model_label(name) for name in choices[1:]}
+    choice = st.sidebar.selectbox("Compare with…", choices, key=COMPARE_CHOICE,
+                                  format_func=lambda name: labels.get(name, "Off"), help=COMPARE_HELP)
+    if choice == model_name:
+        st.sidebar.caption("That is the model in use: choose another one to compare with.")
+        return None
+    return None if choice == COMPARE_OFF else choice
 
 
 def _forget_user_model() -> None:
@@ -160,7 +203,10 @@ def _model_picker() -> str:
 
 
 def _image_picker() -> tuple[str, images.PreparedImage]:
-    source = st.sidebar.radio("Image", [SOURCE_SAMPLE, SOURCE_UPLOAD], key=IMAGE_SOURCE, horizontal=True)
+    sources = [SOURCE_SAMPLE, SOURCE_UPLOAD] + ([SOURCE_DATASET] if DATASET_IMAGE in st.session_state else [])
+    source = st.sidebar.radio("Image", sources, key=IMAGE_SOURCE, horizontal=True)
+    if source == SOURCE_DATASET:
+        return st.session_state[DATASET_IMAGE]
     if source == SOURCE_UPLOAD:
         upload = st.sidebar.file_uploader(
             "Image file", type=UPLOAD_TYPES, key=UPLOAD, help="JPEG, PNG, WebP, BMP, GIF or TIFF."
@@ -177,7 +223,7 @@ def _image_picker() -> tuple[str, images.PreparedImage]:
         if ACTIVE_UPLOAD in st.session_state:
             return st.session_state[ACTIVE_UPLOAD]
     name = st.sidebar.selectbox("Sample photo", images.SAMPLE_NAMES, key=SAMPLE_CHOICE)
-    return f"sample:{name}", cached.sample_image(name)
+    return f"{SAMPLE_PREFIX}{name}", cached.sample_image(name)
 
 
 def _model_file_picker() -> None:
@@ -201,15 +247,22 @@ def render_sidebar() -> Selection:
     """Draw the shared sidebar and store the resulting Selection for the page."""
     st.sidebar.title("vizcore")
     model_name = _model_picker()
+    compare_name = _compare_picker(model_name)
     image_name, image = _image_picker()
     height, width = image.pixels.shape[:2]
     st.sidebar.image(image.preview, caption=f"{image_name} · {width}×{height}", width="stretch")
     # Below the image picker, so that the image uploader stays the sidebar's first file uploader.
     _model_file_picker()
     st.sidebar.caption(f"Computing on: {cached.cached_device_summary()}")
-    selection = Selection(model_name, image_name, image.pixels, image.key)
+    selection = Selection(model_name, image_name, image.pixels, image.key, compare_name)
     st.session_state["selection"] = selection
     return selection
+
+
+def use_dataset_image(name: str, image: images.PreparedImage) -> None:
+    """Make a dataset image the sidebar's image; call from a widget callback, which runs before the sidebar is drawn."""
+    st.session_state[DATASET_IMAGE] = (name, image)
+    st.session_state[IMAGE_SOURCE] = SOURCE_DATASET
 
 
 def current_selection() -> Selection:
