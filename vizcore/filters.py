@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from vizcore.errors import VizcoreError
+from vizcore.images import to_uint8
 from vizcore.models.layers import check_feature_map_layer, layer_infos
 from vizcore.models.spec import LoadedModel
 from vizcore.models.graph import SCORE
@@ -239,10 +240,6 @@ def unit_activations(loaded: LoadedModel, layer: str, images: np.ndarray, object
     if objective == "neuron":
         return maps[:, maps.shape[1] // 2, maps.shape[2] // 2, :]
     return maps.mean(axis=(1, 2))
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def visualise_filters(

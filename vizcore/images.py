@@ -239,6 +239,11 @@ def _sample_path(name: str) -> Path:
     return Path(skimage.data.data_dir) / _SAMPLE_FILES[name]
 
 
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Images with values in 0..1 (an optimised image, any shape) as 0-255 uint8, rounded."""
+    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def encode_png(pixels: np.ndarray) -> bytes:
     """Encode a uint8 pixel array, (H, W, 3) RGB or (H, W) greyscale, 0-255, as PNG bytes."""
     if pixels.dtype != np.uint8:

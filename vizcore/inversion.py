@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from vizcore.errors import VizcoreError
-from vizcore.images import fit_to_model
+from vizcore.images import fit_to_model, to_uint8
 from vizcore.limits import MAX_SECONDS, MAX_STEPS
 from vizcore.models.layers import check_feature_map_layer
 from vizcore.models.spec import LoadedModel
@@ -93,10 +93,6 @@ def pixel_correlation(image: np.ndarray, original: np.ndarray) -> float:
     first, second = first - first.mean(), second - second.mean()
     spread = np.sqrt((first @ first) * (second @ second))
     return float(first @ second / spread) if spread > 0 else 0.0
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _objective(layers: tuple[str, ...], settings: InversionSettings):

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from vizcore.errors import VizcoreError
+from vizcore.images import to_uint8
 from vizcore.models.spec import LoadedModel
 from vizcore.optimize import (  # noqa: F401  (gram_target, feature_target: the names of the targets, for callers)
     FeatureDistance, GramDistance, PixelImage, Progress, TotalVariation, feature_target, gram_target, layer_outputs,
@@ -79,10 +80,6 @@ class StyledImage:
             "stopped": self.stopped,
             "seconds": round(self.seconds, 3),
         }
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _objective(layers: tuple[str, ...], content_layer: str, settings: StyleSettings):

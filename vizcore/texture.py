@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from vizcore.errors import VizcoreError
+from vizcore.images import to_uint8
 from vizcore.limits import MAX_SECONDS, MAX_STEPS
 from vizcore.models.layers import check_feature_map_layer
 from vizcore.models.spec import LoadedModel
@@ -85,10 +86,6 @@ class Texture:
             "stopped": self.stopped,
             "seconds": round(self.seconds, 3),
         }
-
-
-def to_uint8(images: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _objective(layers: tuple[str, ...], settings: TextureSettings):
