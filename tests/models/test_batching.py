@@ -125,20 +125,26 @@ def test_an_error_reaches_every_request_of_its_batch(embedded_model, eight_image
     assert all(_in_threads(3, request))
 
 
-def test_a_quick_request_goes_before_waiting_steps_and_steps_take_turns():
+def test_a_quick_request_runs_beside_the_step_in_progress_and_steps_take_turns():
     turns = Turns()
     order, started = [], threading.Event()
+
+    in_step = []  # the steps running now
+    quick_saw = []
 
     def long_run(name, steps):
         for _ in range(steps):
             with turns.step():
                 order.append(name)
+                in_step.append(name)
                 started.set()
                 time.sleep(0.05)
+                in_step.remove(name)
 
     def quick():
         with turns:
             order.append("quick")
+            quick_saw.extend(in_step)
 
     first = threading.Thread(target=long_run, args=("a", 3))
     first.start()
@@ -150,7 +156,8 @@ def test_a_quick_request_goes_before_waiting_steps_and_steps_take_turns():
     asker.start()
     for thread in (first, second, asker):
         thread.join(JOIN_S)
-    assert order[:2] == ["a", "quick"]  # waited for the step in progress only
+    assert order[:2] == ["a", "quick"]
+    assert quick_saw == ["a"]  # it ran beside the step in progress, not after it
     assert order[2:] == ["b", "a", "b", "a", "b"]  # the two runs alternate: neither starves the other
     assert turns.idle()
 

@@ -1,12 +1,14 @@
 """Many threads on one model: quick requests batched together, long runs taking turns between them.
 
-Every session of the app shares one LoadedModel, and one computation at a time runs on it (two at
-once only split the same cores and double the memory). Two things make that line short:
+Every session of the app shares one LoadedModel, and few computations run on it at once (more
+only split the same cores and multiply the memory). Two things make the line short:
 
-- ``Turns`` decides who runs next. Quick requests (a prediction, a Grad-CAM, a gradient map) go
-  before the next step of a long run (filter gallery, DeepDream, style), and long runs take their
-  steps round-robin, so a quick request waits for at most the one step in progress and no run
-  starves another.
+- ``Turns`` decides who runs next: one quick request (a prediction, a Grad-CAM, a gradient map,
+  batched) at a time, beside at most one step of a long run (filter gallery, DeepDream, style).
+  A quick request does not wait for the step in progress: waiting behind it cost a prediction
+  up to a whole DeepDream step (median 46 ms, max 680 ms against 18 ms idle with 4 dreams
+  running; beside the step, 25-27 ms and 37 ms: bench/serve.py). A step waits while any quick
+  request runs or waits, and long runs take their steps round-robin, so no run starves another.
 - ``Batcher`` gathers quick requests of the same kind and shape from every thread into one
   batch: the first request of a kind waits ``window`` seconds for others, then, once it holds the
   model, takes every request of that kind queued so far, runs them as one batch and hands each
@@ -52,15 +54,17 @@ COMPANY_SECONDS = 0.5
 
 
 class Turns:
-    """The model's turns: one computation at a time, quick requests first, long runs' steps round-robin.
+    """The model's turns: one quick request at a time beside at most one long-run step; steps round-robin.
 
-    ``with turns:`` (or ``turns.quick()``) is a quick turn; ``turns.step()`` is one step of a long
-    run, which waits while any quick request waits and behind the steps that asked before it.
+    ``with turns:`` (or ``turns.quick()``) is a quick turn: it waits only for the quick turn in
+    progress. ``turns.step()`` is one step of a long run: it waits while a quick request runs or
+    waits, and behind the steps that asked before it.
     """
 
     def __init__(self):
         self._condition = threading.Condition()
-        self._busy = False
+        self._quick_busy = False
+        self._step_busy = False
         self._quick_waiting = 0
         self._steps_waiting: deque = deque()  # one token per waiting step, in the order they asked
 
@@ -69,14 +73,14 @@ class Turns:
         with self._condition:
             self._quick_waiting += 1
             try:
-                self._condition.wait_for(lambda: not self._busy)
+                self._condition.wait_for(lambda: not self._quick_busy)
             finally:
                 self._quick_waiting -= 1
-            self._busy = True
+            self._quick_busy = True
         try:
             yield
         finally:
-            self._release()
+            self._release(quick=True)
 
     @contextmanager
     def step(self):
@@ -85,19 +89,23 @@ class Turns:
             self._steps_waiting.append(token)
             try:
                 self._condition.wait_for(
-                    lambda: not self._busy and not self._quick_waiting and self._steps_waiting[0] is token
+                    lambda: not self._step_busy and not self._quick_busy and not self._quick_waiting
+                    and self._steps_waiting[0] is token
                 )
             finally:
                 self._steps_waiting.remove(token)
-            self._busy = True
+            self._step_busy = True
         try:
             yield
         finally:
-            self._release()
+            self._release(quick=False)
 
-    def _release(self) -> None:
+    def _release(self, quick: bool) -> None:
         with self._condition:
-            self._busy = False
+            if quick:
+                self._quick_busy = False
+            else:
+                self._step_busy = False
             self._condition.notify_all()
             idle = not self._quick_waiting and not self._steps_waiting
         if idle:
@@ -116,7 +124,7 @@ class Turns:
     def idle(self) -> bool:
         """True when nothing runs on the model and nothing waits for it."""
         with self._condition:
-            return not self._busy and not self._quick_waiting and not self._steps_waiting
+            return not (self._quick_busy or self._step_busy or self._quick_waiting or self._steps_waiting)
 
 
 def bucket(rows: int) -> int:

@@ -44,9 +44,9 @@ class LoadedModel:
 
     A LoadedModel may be shared by every session of the app, so it is never mutated: copies and
     views of it (and their traced functions) live in ``derived``, bounded, and die with it. One
-    computation runs on it at a time (``lock``: ``with loaded.lock:`` is a quick turn); quick
-    requests from many threads share batches (``batched``) and long runs take one ``step`` at a
-    time behind them (vizcore/models/batching.py).
+    quick computation runs on it at a time (``lock``: ``with loaded.lock:`` is a quick turn),
+    beside at most one step of a long run; quick requests from many threads share batches
+    (``batched``) and long runs take one ``step`` at a time after them (vizcore/models/batching.py).
     """
 
     spec: ModelSpec
