@@ -35,6 +35,10 @@ dataset_view.index_summary(index, rows)
 st.subheader("Labels and predictions")
 dataset_view.labels_view(selection, index, rows)
 
+if selection.compare_name:
+    st.subheader("Where the two models disagree")
+    dataset_view.disagreements_view(selection, index)
+
 st.subheader("Embedding map")
 dataset_view.map_view(selection, index, rows)
 

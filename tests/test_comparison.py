@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vizcore.comparison import compare_predictions, map_difference, matching_class
+from vizcore.comparison import compare_predictions, map_difference, matching_class, top_class_disagreements
 from vizcore.errors import VizcoreError
 
 NAMES = ["cat", "dog", "fox", "owl"]
@@ -56,3 +56,37 @@ def test_map_difference_of_maps_at_different_sizes():
 def test_map_difference_refuses_colour_maps():
     with pytest.raises(VizcoreError, match="one value per pixel"):
         map_difference(np.zeros((8, 8, 3)), np.zeros((8, 8)), size=8)
+
+
+def index_rows(rows):
+    """Image rows as an index stores them: path, top class name, the top-3 probabilities (a fixed-size list)."""
+    import pyarrow as pa
+
+    paths, predicted, top = zip(*rows)
+    probabilities = pa.array(np.asarray(top, np.float32).ravel())
+    return pa.table({"path": list(paths), "predicted": list(predicted),
+                     "top_probabilities": pa.FixedSizeListArray.from_arrays(probabilities, 3)})
+
+
+def test_two_indexes_join_by_path_and_keep_the_images_whose_top_class_names_differ():
+    first = index_rows([("a.jpg", "cat", [0.9, 0.05, 0.05]), ("b.jpg", "dog", [0.5, 0.3, 0.2]),
+                        ("c.jpg", "fox", [0.8, 0.1, 0.1]), ("only-first.jpg", "owl", [0.7, 0.2, 0.1]),
+                        ("d.jpg", "owl", [0.6, 0.3, 0.1])])
+    # The second model lists its rows in another order and has one image the first lacks.
+    second = index_rows([("d.jpg", "emu", [0.95, 0.03, 0.02]), ("c.jpg", "fox", [0.4, 0.3, 0.3]),
+                         ("only-second.jpg", "cat", [0.6, 0.2, 0.2]), ("b.jpg", "cat", [0.7, 0.2, 0.1]),
+                         ("a.jpg", "tabby", [0.35, 0.35, 0.3])])
+    result = top_class_disagreements(first, second)
+    assert result.images == 4  # a, b, c, d: in both
+    # c agrees (fox); the surest disagreement first: d (both >= 0.6), then b (0.5), then a (0.35).
+    assert [(row.path, row.first_class, row.second_class) for row in result.disagreements] == [
+        ("d.jpg", "owl", "emu"), ("b.jpg", "dog", "cat"), ("a.jpg", "cat", "tabby")]
+    assert result.disagreements[0].first_probability == pytest.approx(0.6)
+    assert result.disagreements[0].second_probability == pytest.approx(0.95)
+    record = result.as_dict()
+    assert (record["images"], record["disagreements"]) == (4, 3)
+    assert set(record["rows"][0]) == {"path", "first_class", "first_probability", "second_class", "second_probability"}
+    assert top_class_disagreements(first, first).disagreements == []  # a model agrees with itself
+    with pytest.raises(VizcoreError, match="lack the columns predicted"):
+        top_class_disagreements(first.drop_columns(["predicted"]), second)
+

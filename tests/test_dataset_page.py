@@ -6,6 +6,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import hostile_models  # tests/ helpers: a tiny model file to upload as the second model
 from ui.dataset_view import indexes_root
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +45,12 @@ def image_captions(app):
 
 def metric(app, label):
     return next(item.value for item in app.metric if item.label == label)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("user-model")
+    return hostile_models.save_keras(hostile_models.good_tiny_model(), folder / "tiny.keras").read_bytes()
 
 
 def test_build_shows_the_index_and_its_views(built):
@@ -144,4 +151,36 @@ def test_a_zip_upload_is_indexed_and_a_missing_folder_is_one_sentence(built, tmp
     assert not built.exception, [e.value for e in built.exception]
     assert (int(metric(built, "Images")), int(metric(built, "Skipped"))) == (2, 1)
     assert len(built.selectbox(key="dataset_cell").options) == 2  # one cell per photo's label
+
+
+def test_a_second_model_builds_its_index_and_shows_the_images_the_two_disagree_on(built, tiny_model_file):
+    app = opened()  # the embedded model's demo index, built by `built`, reopens
+    embedded = app.sidebar.selectbox(key="model_choice").value
+    app.sidebar.file_uploader(key="user_model_file").set_value(("tiny.keras", tiny_model_file, "application/octet-stream"))
+    app.run()
+    uploaded = app.sidebar.selectbox(key="model_choice").value
+    assert uploaded.startswith("upload:")
+    app.sidebar.selectbox(key="model_choice").set_value(embedded)  # the embedded model first again,
+    app.sidebar.selectbox(key="compare_model").set_value(uploaded).run()  # the upload second
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Where the two models disagree" in [header.value for header in app.subheader]
+    app.button(key="dataset_compare_build_run").click().run()  # the second model has no index of the demo set yet
+    assert not app.exception, [e.value for e in app.exception]
+
+    images = int(metric(app, "Images"))
+    [count] = [block.value for block in app.markdown if "images disagree" in block.value]
+    # The tiny model's classes are "class 0".."class 5", none of them ImageNet's: every image disagrees.
+    assert count.startswith(f"**{images} of {images} images disagree**")
+    assert any("no class name in common" in box.value for box in app.info)
+    captions = [caption for caption in image_captions(app) if caption.startswith("first: ")]
+    assert len(captions) == min(images, 24)
+    # The first index's top classes, from the cells "label L → predicted P (N images)" of the labels table.
+    predicted = {cell.split(" → predicted ")[1].rsplit(" (", 1)[0] for cell in app.selectbox(key="dataset_cell").options}
+    surest = []
+    for caption in captions:  # "first: tabby 83% · second: class 4 41%"
+        first, second = caption.removeprefix("first: ").split(" · second: ")
+        assert first.rsplit(" ", 1)[0] in predicted and second.startswith("class ")
+        surest.append(min(int(first.rsplit(" ", 1)[1][:-1]), int(second.rsplit(" ", 1)[1][:-1])))
+    assert surest == sorted(surest, reverse=True)  # the surest disagreements first
+    assert "Disagreements JSON" in [button.label for button in app.get("download_button")]
 

@@ -10,6 +10,7 @@ stopped build resumes from its last finished shard. Every read of an index goes 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -39,6 +40,7 @@ PAGE_BATCH_SIZE = 16
 CELL_IMAGES = 12  # images of one table cell shown with their Grad-CAM
 TILE_WIDTH = 150  # CSS px per image in the grids
 MAX_NEIGHBOURS = 24
+MAX_DISAGREEMENTS_SHOWN = 24  # images in the grid of disagreements; the JSON download has them all
 MAP_METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 MAP_COLOURS = plotly.colors.qualitative.Dark24  # 24 distinct colours: a label each in most folders
 MAX_MAP_POINTS_SHOWN = 5000  # points drawn in the browser; the NPY download has every point
@@ -63,6 +65,7 @@ class OpenIndex:
     folder: str
     built: float
     manifest: dict
+    source_id: str | None = None  # the dataset as the page chose it (``index_folder``'s key); None when reopened
 
     @property
     def location(self) -> str:
@@ -202,11 +205,18 @@ def index_section(selection: Selection) -> OpenIndex | None:
         return chosen
     location, source_id = chosen
     layers = _layer_picker(selection)
-    folder = index_folder(source_id, cached.model_digest(selection.model_name), layers)
+    return _opened_or_built(selection.model_name, location, source_id, layers, "dataset_build", "Build the index")
+
+
+def _opened_or_built(model_name: str, location: Path, source_id: str, layers: list[str], run_name: str,
+                     button_label: str) -> OpenIndex | None:
+    """The index of ``source_id`` by ``model_name`` over ``layers`` when it is finished, else its Build/Stop (live
+    run ``run_name``) and None until the build finishes."""
+    folder = index_folder(source_id, cached.model_digest(model_name), layers)
     opened = open_index(folder)
     if opened is not None:
-        return opened
-    model = selection.model
+        return dataclasses.replace(opened, source_id=source_id)
+    model = cached.model_for(model_name)
 
     def build(on_progress):
         lock = cached.index_build_lock(str(folder))
@@ -223,10 +233,11 @@ def index_section(selection: Selection) -> OpenIndex | None:
     if finished:
         st.caption(f"A build of this index stopped after {finished} shards of {PAGE_SHARD_SIZE} images; "
                    "building again resumes from there.")
-    summary = live_run("dataset_build", (str(folder),), "Build the index", build, lambda update: None, unit="shards")
+    summary = live_run(run_name, (str(folder),), button_label, build, lambda update: None, unit="shards")
     if summary is None:
         return None
-    return open_index(folder)
+    opened = open_index(folder)
+    return None if opened is None else dataclasses.replace(opened, source_id=source_id)
 
 
 def index_summary(index: OpenIndex, rows) -> None:
@@ -296,6 +307,59 @@ def labels_view(selection: Selection, index: OpenIndex, rows) -> None:
                                 for path, probability in zip(chosen["path"], chosen["probability"])], width=TILE_WIDTH)
     st.caption(f"Grad-CAM of the predicted class ({cell[1]}) over each image as the model sees it"
                + (f"; the first {CELL_IMAGES} of {cell[2]}." if cell[2] > CELL_IMAGES else "."))
+
+
+def _same_dataset(one: OpenIndex, other: OpenIndex) -> bool:
+    """Both indexes read the same files: the same location and the same listing."""
+    return all(one.manifest["identity"][key] == other.manifest["identity"][key] for key in ("source", "listing_digest"))
+
+
+def second_model_index(selection: Selection, index: OpenIndex) -> OpenIndex | None:
+    """The second model's finished index of ``index``'s dataset (any layers), else its Build/Stop and None until built.
+
+    A new one keeps the second model's default layers under the page's own key, so choosing that model as the
+    first one later reopens it.
+    """
+    name = selection.compare_name
+    found = next((other for other in finished_indexes(cached.model_digest(name)) if _same_dataset(other, index)), None)
+    if found is not None:
+        return found
+    identity = index.manifest["identity"]
+    source_id = index.source_id or f"index-source:{identity['source']}:{identity['listing_digest']}"
+    layers = list(default_layers(cached.model_for(name)))
+    return _opened_or_built(name, Path(index.location), source_id, layers, "dataset_compare_build",
+                            "Build the second model's index")
+
+
+def disagreements_view(selection: Selection, index: OpenIndex) -> None:
+    """With a second model in the sidebar: its index of the same dataset, then the images whose top classes differ."""
+    second = second_model_index(selection, index)
+    if second is None:
+        return
+    try:
+        found = cached.index_disagreements(index.folder, index.built, second.folder, second.built)
+    except VizcoreError as error:
+        st.error(str(error))
+        return
+    first_model, second_model = selection.model, cached.model_for(selection.compare_name)
+    first_title, second_title = first_model.spec.display_name, second_model.spec.display_name
+    count = len(found.disagreements)
+    st.markdown(f"**{count} of {found.images} images disagree**: {first_title} (first) and {second_title} (second) "
+                "give them different top classes, compared by class name.")
+    if not set(first_model.class_names) & set(second_model.class_names):
+        st.info("The two models have no class name in common, so they disagree on every image.")
+    if count:
+        shown = found.disagreements[:MAX_DISAGREEMENTS_SHOWN]
+        size = max(first_model.spec.input_size, second_model.spec.input_size)  # a 32 px model's view is a blur
+        st.image(_tiles(index, [row.path for row in shown], size), width=TILE_WIDTH, caption=[
+            f"first: {row.first_class} {row.first_probability:.0%} · second: {row.second_class} {row.second_probability:.0%}"
+            for row in shown])
+        st.caption("The surest disagreements first (the lower of the two top-class probabilities, highest first)"
+                   + (f"; the first {MAX_DISAGREEMENTS_SHOWN} of {count}." if count > MAX_DISAGREEMENTS_SHOWN else "."))
+    parameters = {"first_model": selection.model_name, "second_model": selection.compare_name,
+                  "dataset": index.location, "first_index": index.folder, "second_index": second.folder}
+    json_download("Disagreements JSON", {"parameters": parameters, **found.as_dict()}, "disagreements.json",
+                  key="dataset_disagreements_json")
 
 
 def map_view(selection: Selection, index: OpenIndex, rows) -> None:

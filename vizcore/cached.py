@@ -274,6 +274,14 @@ def embedding_map(index_dir: str, built: float, method: str, seed: int) -> np.nd
     return project(neighbour_index(index_dir, built).search.exact, method, seed)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def index_disagreements(first_dir: str, first_built: float, second_dir: str, second_built: float):
+    """The images of two indexes of one dataset whose top classes differ (vizcore.comparison)."""
+    from vizcore.comparison import index_disagreements as disagreements
+
+    return disagreements(first_dir, second_dir)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _dataset_source(location: str):
     from vizcore.datasets.sources import open_source

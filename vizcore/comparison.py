@@ -1,8 +1,10 @@
-"""Two models on one image: where their predictions and their attribution maps differ.
+"""Two models on one image: where their predictions and their attribution maps differ; and over a
+dataset, the images on which their top classes differ.
 
 Models are compared by class name, so two models with different outputs (an ImageNet model and
 a fine-tuned one with its own classes) still line up on the classes they share. Maps are compared
-as they are shown (``viz.display_map``: 0..1), at one size.
+as they are shown (``viz.display_map``: 0..1), at one size. Two indexes of one dataset
+(vizcore/datasets/index.py) are joined by image path.
 """
 
 from __future__ import annotations
@@ -128,3 +130,70 @@ def map_difference(first: np.ndarray, second: np.ndarray, size: int) -> MapDiffe
     spread = float(one.std() * two.std())
     correlation = float(np.mean((one - one.mean()) * (two - two.mean())) / spread) if spread > 0 else 0.0
     return MapDifference(difference, float(np.abs(difference).mean()), correlation)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One image whose top class differs between the two models: each model's top class and its probability (0-1)."""
+
+    path: str  # relative to the dataset's root, as in the index
+    first_class: str
+    first_probability: float
+    second_class: str
+    second_probability: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IndexDisagreements:
+    """Two indexes of one dataset joined by path: how many images both hold, and those whose top classes differ."""
+
+    images: int  # images in both indexes
+    disagreements: list[Disagreement]  # the surest disagreements first: by the lower of the two probabilities
+
+    def as_dict(self) -> dict:
+        return {"images": self.images, "disagreements": len(self.disagreements),
+                "rows": [row.as_dict() for row in self.disagreements]}
+
+
+def _top_classes(table):
+    """``path``, ``predicted`` and the top class's ``probability`` of an index's image rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = {"path", "predicted", "top_probabilities"} - set(table.column_names)
+    if missing:
+        raise VizcoreError(f"These index rows lack the columns {', '.join(sorted(missing))}, so they cannot be compared.")
+    return pa.table({"path": table["path"], "predicted": table["predicted"],
+                     "probability": pc.list_element(table["top_probabilities"], 0)})
+
+
+def top_class_disagreements(first, second) -> IndexDisagreements:
+    """Join two indexes' image rows (pyarrow Tables with ``path``, ``predicted``, ``top_probabilities``, as
+    ``vizcore.datasets.index.read_images`` returns them) by path, and keep the images whose top class names differ.
+
+    Images in one index only are left out. Raises VizcoreError when a table lacks one of those columns.
+    """
+    import pyarrow.compute as pc
+
+    joined = _top_classes(first).join(_top_classes(second), "path", join_type="inner",
+                                      left_suffix="_first", right_suffix="_second")
+    differ = joined.filter(pc.not_equal(joined["predicted_first"], joined["predicted_second"]))
+    paths = differ["path"].to_pylist()
+    classes = [differ[f"predicted_{side}"].to_pylist() for side in ("first", "second")]
+    probabilities = [differ[f"probability_{side}"].to_numpy().astype(float) for side in ("first", "second")]
+    surest = np.minimum(*probabilities)
+    order = sorted(range(len(paths)), key=lambda row: (-surest[row], paths[row]))
+    rows = [Disagreement(paths[i], classes[0][i], float(probabilities[0][i]), classes[1][i], float(probabilities[1][i]))
+            for i in order]
+    return IndexDisagreements(joined.num_rows, rows)
+
+
+def index_disagreements(first_dir, second_dir) -> IndexDisagreements:
+    """``top_class_disagreements`` of the finished indexes in two folders (one sentence when one is not an index)."""
+    from vizcore.datasets.index import read_images
+
+    columns = ["path", "predicted", "top_probabilities"]
+    return top_class_disagreements(read_images(first_dir, columns), read_images(second_dir, columns))
