@@ -473,3 +473,38 @@ def test_thumbnail_bounds_the_longer_side():
     assert small.shape == (512, 205, 3) and small.dtype == np.uint8
     tiny = pixels[:100, :80]
     assert thumbnail(tiny, max_side=512) is tiny
+
+
+def _jpeg(pixels: np.ndarray, orientation: int | None = None) -> bytes:
+    image = Image.fromarray(pixels)
+    exif = image.getexif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92, exif=exif)
+    return buffer.getvalue()
+
+
+def test_decode_fitted_reads_a_large_jpeg_at_a_reduced_scale_and_keeps_its_full_size():
+    from skimage import data
+
+    from vizcore.images import decode_fitted
+
+    wide = np.concatenate([data.astronaut(), data.astronaut()[:, :200]], axis=1)  # 512 x 712: decoded at 1/2
+    fitted, full_size = decode_fitted(_jpeg(wide), 224)
+    assert full_size == (512, 712) and fitted.shape == (224, 224, 3)
+    reference = fit_to_model(decode_image(_jpeg(wide)), 224).astype(float)
+    assert np.abs(fitted - reference).mean() < 4  # the same picture, to within resampling
+    _, turned = decode_fitted(_jpeg(wide, orientation=6), 224)  # EXIF: a quarter turn
+    assert turned == (712, 512) == decode_image(_jpeg(wide, orientation=6)).shape[:2]
+
+
+def test_decode_fitted_of_a_png_is_the_full_decode_fitted():
+    from vizcore.images import decode_fitted
+
+    pixels = np.random.default_rng(0).integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    fitted, full_size = decode_fitted(buffer.getvalue(), 224)
+    assert full_size == (300, 500)
+    np.testing.assert_array_equal(fitted, fit_to_model(pixels, 224))

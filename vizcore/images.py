@@ -80,6 +80,23 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         VizcoreError: the bytes are empty, not a supported image, damaged,
             too large, or in a colour format that cannot be converted.
     """
+    pixels, _ = _decode(data, max_pixels)
+    return pixels
+
+
+def decode_fitted(data: bytes, size: int, *, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, tuple[int, int]]:
+    """``fit_to_model(decode_image(data), size)`` and the image's full (height, width), both upright.
+
+    For a dataset pass, where decoding is the cost: a JPEG whose sides are both at least twice
+    ``size`` is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, a fraction of the work),
+    the largest reduction that keeps both sides at least ``size``, so the fitted picture is the
+    full decode's to within resampling. Checks and errors are decode_image's.
+    """
+    pixels, full_size = _decode(data, max_pixels, draft_side=size)
+    return fit_to_model(pixels, size), full_size
+
+
+def _decode(data: bytes, max_pixels: int, draft_side: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
     if not data:
         raise VizcoreError(_MSG_EMPTY)
     if len(data) > MAX_FILE_BYTES:
@@ -89,13 +106,13 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     # No warnings.catch_warnings() here: it swaps process-global filters and is not thread-safe under
     # Streamlit. MAX_PIXELS is below Pillow's DecompressionBombWarning threshold, so _check_size refuses
     # those images first anyway; Pillow's DecompressionBombError (2x the threshold) is still caught.
-    image = _open_first_frame(bytes(data), max_pixels)
+    image, full_size = _open_first_frame(bytes(data), max_pixels, draft_side)
     pixels = _to_rgb_array(image)
-    return np.ascontiguousarray(pixels, dtype=np.uint8)
+    return np.ascontiguousarray(pixels, dtype=np.uint8), full_size
 
 
-def _open_first_frame(data: bytes, max_pixels: int) -> Image.Image:
-    """Open, size-check, load and orient the first frame of an image file."""
+def _open_first_frame(data: bytes, max_pixels: int, draft_side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
+    """Open, size-check, load and orient the first frame of an image file; with its full upright (height, width)."""
     try:
         image = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -108,9 +125,14 @@ def _open_first_frame(data: bytes, max_pixels: int) -> Image.Image:
     try:
         image.seek(0)
         _check_size(image.size, max_pixels)
+        width, height = image.size
+        if draft_side and image.format == "JPEG":
+            image.draft(image.mode, (draft_side, draft_side))  # keeps both sides at least draft_side
+        drafted = image.size
         image.load()
         ImageOps.exif_transpose(image, in_place=True)  # in place: no second full-size copy
-        return image
+        turned = image.size != drafted and image.size == drafted[::-1]  # EXIF turned it a quarter
+        return image, ((width, height) if turned else (height, width))
     except VizcoreError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

@@ -305,8 +305,6 @@ def _check_resumable(out: Path, identity: dict) -> None:
 
 def _decode_into(source, shards, size: int, items: queue.Queue, stop: threading.Event) -> None:
     """The reader thread: every pending shard's files decoded and fitted, then a shard marker; _DONE at the end."""
-    from vizcore.images import fit_to_model
-
     def put(item) -> bool:
         while not stop.is_set():
             try:
@@ -319,11 +317,12 @@ def _decode_into(source, shards, size: int, items: queue.Queue, stop: threading.
     try:
         for shard in shards:
             for file_index, file in shard.files:
-                pixels = source.decode(file)
-                if not isinstance(pixels, np.ndarray):
-                    item = (file_index, file, pixels)
+                decoded = source.decode_fitted(file, size)
+                if not isinstance(decoded, tuple):
+                    item = (file_index, file, decoded)
                 else:
-                    item = (file_index, file, (fit_to_model(pixels, size), pixels.shape[0], pixels.shape[1]))
+                    fitted, (height, width) = decoded
+                    item = (file_index, file, (fitted, height, width))
                 if not put(item):
                     return
             if not put(shard):

@@ -41,20 +41,17 @@ def _import_ray():
 
 def decode_batch(batch: dict, reader, size: int) -> dict:
     """Ray task: read and decode each entry, fitted to ``size``; a file that cannot be used keeps its sentence."""
-    from vizcore.images import fit_to_model
-
     count = len(batch["entry"])
     images = np.zeros((count, size, size, 3), dtype=np.uint8)
     heights, widths = np.zeros(count, np.int32), np.zeros(count, np.int32)
     reasons = []
     for row, entry in enumerate(batch["entry"]):
-        pixels = reader.decode(str(entry))
-        if isinstance(pixels, str):
-            reasons.append(pixels)
+        decoded = reader.decode_fitted(str(entry), size)
+        if isinstance(decoded, str):
+            reasons.append(decoded)
             continue
         reasons.append(OK)
-        images[row] = fit_to_model(pixels, size)
-        heights[row], widths[row] = pixels.shape[:2]
+        images[row], (heights[row], widths[row]) = decoded
     return {**{name: batch[name] for name in ("file_index", "path", "label")}, "image": images,
             "height": heights, "width": widths, "reason": np.array(reasons, dtype=object)}
 

@@ -17,12 +17,12 @@ import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from vizcore.errors import VizcoreError
-from vizcore.images import MAX_FILE_BYTES, decode_image
+from vizcore.images import MAX_FILE_BYTES, decode_fitted, decode_image
 
 MAX_FILES = 2_000_000  # files in one dataset (a folder's or a zip's), before anything is read
 MAX_ZIP_DIRECTORY_BYTES = 512 * 2**20  # the central directory of MAX_FILES entries stays well below
@@ -88,6 +88,13 @@ class ImageSource:
         """The file's RGB uint8 pixels, or a Skipped with the sentence that says why not."""
         try:
             return decode_image(self.read(file))
+        except VizcoreError as error:
+            return Skipped(file.path, str(error))
+
+    def decode_fitted(self, file: ImageFile, size: int) -> tuple[np.ndarray, tuple[int, int]] | Skipped:
+        """``images.decode_fitted``: the file as a ``size`` px model sees it and its full (height, width), or a Skipped."""
+        try:
+            return decode_fitted(self.read(file), size)
         except VizcoreError as error:
             return Skipped(file.path, str(error))
 
@@ -164,8 +171,15 @@ class EntryReader:
 
     def decode(self, entry: str) -> np.ndarray | str:
         """RGB uint8 pixels, or the one sentence that says why the entry cannot be used."""
+        return self._decoded(entry, decode_image)
+
+    def decode_fitted(self, entry: str, size: int) -> tuple[np.ndarray, tuple[int, int]] | str:
+        """``images.decode_fitted`` of the entry, or the one sentence that says why it cannot be used."""
+        return self._decoded(entry, lambda data: decode_fitted(data, size))
+
+    def _decoded(self, entry: str, decode: Callable):
         try:
-            return decode_image(self.read(entry))
+            return decode(self.read(entry))
         except OSError as error:
             return f"It could not be read ({error.strerror or 'unreadable'})."
         except VizcoreError as error:
