@@ -13,6 +13,7 @@ import streamlit as st  # noqa: E402
 
 from ui import dataset_view  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
+from ui.links import stop_page  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import activations, cached, images, viz  # noqa: E402
 from vizcore.errors import VizcoreError  # noqa: E402
@@ -54,7 +55,7 @@ try:
     maps = cached.layer_activations(selection.model_name, selection.image_key, selection.pixels, layer)
 except VizcoreError as error:
     st.error(str(error))
-    st.stop()
+    stop_page()
 
 channel_count = maps.shape[-1]
 order = activations.channel_order(maps, sort)

@@ -13,6 +13,7 @@ import streamlit as st  # noqa: E402
 from ui.animation_view import RunAnimation  # noqa: E402
 from ui.attack_view import attack_settings, gradcam_moves, pictures, top_classes, verdict  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
+from ui.links import stop_page  # noqa: E402
 from ui.live_run import StoppedRun, live_run  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import adversarial, animation, images  # noqa: E402
@@ -40,10 +41,10 @@ result = live_run(
     caption_of=lambda update: f"The adversarial image so far, step {update.step} of {update.steps}",
 )
 if result is None:
-    st.stop()
+    stop_page()
 if isinstance(result, StoppedRun):
     st.image(result.preview, caption=f"Stopped at step {result.step}: not yet rounded and saved", width=360)
-    st.stop()
+    stop_page()
 
 verdict(result)
 pictures(result)

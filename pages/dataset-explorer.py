@@ -8,6 +8,7 @@ import streamlit as st  # noqa: E402  (after run_through_app)
 
 from ui import dataset_view  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
+from ui.links import stop_page  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import cached  # noqa: E402
 from vizcore.errors import VizcoreError  # noqa: E402
@@ -25,9 +26,9 @@ try:
     index = dataset_view.index_section(selection)
 except VizcoreError as error:
     st.error(str(error))
-    st.stop()
+    stop_page()
 if index is None:
-    st.stop()
+    stop_page()
 
 rows = cached.index_rows(index.folder, index.built)
 dataset_view.index_summary(index, rows)

@@ -11,6 +11,7 @@ import streamlit as st  # noqa: E402
 
 from ui.animation_view import RunAnimation  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
+from ui.links import stop_page  # noqa: E402
 from ui.live_run import StoppedRun, live_run  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import activations, animation, dream, images  # noqa: E402
@@ -51,10 +52,10 @@ settings = dream.DreamSettings(octaves=int(octaves), octave_scale=float(octave_s
 height, width = selection.pixels.shape[:2]
 if not layers or sum(layers.values()) <= 0:
     st.error("Choose at least one layer with a weight above 0.")
-    st.stop()
+    stop_page()
 if height * width > dream.MAX_PIXELS:
     st.error(f"The image has {height * width / 1e6:.1f} megapixels; dreams are capped at {MAX_MEGAPIXELS:.1f}: use a smaller image.")
-    st.stop()
+    stop_page()
 
 request = (selection.model_name, selection.image_key, tuple(sorted(layers.items())), settings)
 movie = RunAnimation("dream", request)
@@ -69,7 +70,7 @@ result = live_run(
     preview_interval_s=PREVIEW_INTERVAL_S,
 )
 if result is None:
-    st.stop()
+    stop_page()
 picture = result.preview if isinstance(result, StoppedRun) else result.image
 parameters = selection.parameters(layers=layers, **settings.__dict__)
 if isinstance(result, StoppedRun):

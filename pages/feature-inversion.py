@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from ui.layout import json_download, page_intro  # noqa: E402
+from ui.links import stop_page  # noqa: E402
 from ui.live_run import StoppedRun, live_run  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import images, inversion, viz  # noqa: E402
@@ -44,7 +45,7 @@ seed = seed_column.number_input("Seed", 0, 2**31 - 1, 0, key="inversion_seed")
 settings = inversion.InversionSettings(size=int(size), steps=int(steps), tv_weight=float(tv_weight), seed=int(seed))
 if not chosen:
     st.error("Choose at least one layer to invert.")
-    st.stop()
+    stop_page()
 layers = tuple(sorted(chosen, key=layer_names.index))
 
 request = (selection.model_name, selection.image_key, layers, settings)
@@ -56,7 +57,7 @@ result = live_run(
     caption_of=lambda update: f"Live preview, step {update.step}: {', '.join(layers)}",
 )
 if result is None:
-    st.stop()
+    stop_page()
 parameters = selection.parameters(layers=list(layers), **asdict(settings))
 if isinstance(result, StoppedRun):
     picture, record = result.preview, {"parameters": parameters, "stopped_at_step": result.step}

@@ -15,6 +15,7 @@ from ui import dataset_view  # noqa: E402
 from ui.animation_view import RunAnimation  # noqa: E402
 from ui.layout import json_download, page_intro  # noqa: E402
 from ui.class_gallery import show_class_gallery  # noqa: E402
+from ui.links import stop_page  # noqa: E402
 from ui.live_run import StoppedRun, live_run  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import animation, cached, filters, images, viz  # noqa: E402
@@ -112,7 +113,7 @@ settings = filters.FilterSettings(
 )
 if objective == "class":
     show_class_gallery(selection, chosen_classes, settings, PREVIEW_EVERY, GRID_COLUMNS, 2 * TILE_WIDTH)
-    st.stop()
+    stop_page()
 try:
     settings.check()
     channels = filters.parse_channels(channels_text, cached.layer_channel_count(selection.model_name, layer))
@@ -120,7 +121,7 @@ try:
         raise VizcoreError(f"That is more than {filters.MAX_IMAGES} images in one run: choose fewer channels or images per channel.")
 except VizcoreError as error:
     st.error(str(error))
-    st.stop()
+    stop_page()
 
 request = (selection.model_name, layer, tuple(channels), settings)
 movie = RunAnimation("filters", request)
@@ -134,7 +135,7 @@ gallery = live_run(
     lambda update: None if update.images is None else viz.image_grid(filters.to_uint8(update.images), GRID_COLUMNS),
 )
 if gallery is None:
-    st.stop()
+    stop_page()
 if isinstance(gallery, StoppedRun):
     st.image(gallery.preview, caption=f"{layer}: channels {channels_text.strip()}, stopped at step {gallery.step}")
     png_column, json_column, _ = st.columns([1, 1, 3])
@@ -144,7 +145,7 @@ if isinstance(gallery, StoppedRun):
         json_download("Parameters JSON", {"model": selection.model_name, "layer": layer, "channels": channels,
                                           "parameters": asdict(settings), "stopped_at_step": gallery.step},
                       f"{layer}_filters_step{gallery.step}.json", key="filters_preview_json")
-    st.stop()
+    stop_page()
 
 # Each image's channel (channel.image when there are several images per channel), on its tile and in the chart.
 labels = [f"{channel}" if settings.images_per_channel == 1 else f"{channel}.{index % settings.images_per_channel}"

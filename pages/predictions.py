@@ -8,6 +8,7 @@ import plotly.graph_objects as go  # noqa: E402  (after run_through_app)
 import streamlit as st  # noqa: E402
 
 from ui.layout import json_download, page_intro  # noqa: E402
+from ui.links import stop_page  # noqa: E402
 from ui.model_comparison import compare_predictions  # noqa: E402
 from ui.sidebar import current_selection  # noqa: E402
 from vizcore import cached, images  # noqa: E402
@@ -27,7 +28,7 @@ try:
     predictions, seconds = cached.top_predictions(selection.model_name, selection.image_key, selection.pixels, top_k)
 except VizcoreError as error:
     st.error(str(error))
-    st.stop()
+    stop_page()
 
 chart_column, image_column = st.columns([3, 2])
 with chart_column:

@@ -11,6 +11,7 @@ import streamlit as st  # noqa: E402
 from ui.fast_style_view import FAST, METHODS, remember_painting, show_fast_style  # noqa: E402
 from ui.animation_view import RunAnimation  # noqa: E402
 from ui.layout import page_intro  # noqa: E402
+from ui.links import stop_page  # noqa: E402
 from ui.live_run import StoppedRun, live_run  # noqa: E402
 from ui.sidebar import UPLOAD_TYPES, current_selection  # noqa: E402
 from vizcore import cached, images, style  # noqa: E402
@@ -28,7 +29,7 @@ method = st.radio("Method", METHODS, horizontal=True, key="style_method",
                        "26 built-in styles. Optimisation repaints the image step by step against the style image.")
 if method == FAST:
     show_fast_style(selection)
-    st.stop()
+    stop_page()
 model = selection.model
 sample_column, upload_column = st.columns([2, 3])
 sample_styles = sample_column.multiselect(
@@ -53,10 +54,10 @@ names = [name for _, name, _ in chosen]
 keys = [key for _, _, key in chosen]
 if not styles:
     st.info("Choose a style sample or upload a style image.")
-    st.stop()
+    stop_page()
 if len(styles) > style.MAX_STYLES:
     st.error(f"Use at most {style.MAX_STYLES} style images at once.")
-    st.stop()
+    stop_page()
 # Each chosen style: what it looks like, and its weight in the blend. As many columns as styles may be
 # chosen, so that a thumbnail stays small and its name fits on its line.
 weights = []
@@ -74,7 +75,7 @@ settings = style.StyleSettings(size=int(size), steps=int(steps), style_strength=
                                start=start, seed=int(seed))
 if sum(weights) <= 0:
     st.error("Give at least one style image a weight above 0.")
-    st.stop()
+    stop_page()
 
 request = (selection.model_name, selection.image_key, tuple(keys), tuple(weights), settings)
 movie = RunAnimation("style", request)
@@ -87,7 +88,7 @@ result = live_run(
     lambda update: None if update.images is None else style.to_uint8(update.images[0]),
 )
 if result is None:
-    st.stop()
+    stop_page()
 parameters = selection.parameters(styles=names, style_weights=weights, **settings.__dict__)
 if isinstance(result, StoppedRun):
     picture, record = result.preview, {"parameters": parameters, "stopped_at_step": result.step}

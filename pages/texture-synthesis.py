@@ -9,6 +9,7 @@ from dataclasses import asdict  # noqa: E402  (after run_through_app)
 import streamlit as st  # noqa: E402
 
 from ui.layout import json_download, page_intro  # noqa: E402
+from ui.links import stop_page  # noqa: E402
 from ui.live_run import StoppedRun, live_run  # noqa: E402
 from ui.sidebar import UPLOAD_TYPES, current_selection  # noqa: E402
 from vizcore import cached, images, texture  # noqa: E402
@@ -36,7 +37,7 @@ if upload is not None:
         prepared = cached.uploaded_image(upload.getvalue())
     except VizcoreError as error:
         st.error(f"{upload.name}: {error}")
-        st.stop()
+        stop_page()
     source, source_label, source_key = prepared.pixels, upload.name, prepared.key
 elif source_name == SIDEBAR_IMAGE:
     source, source_label, source_key = selection.pixels, selection.image_name, selection.image_key
@@ -63,7 +64,7 @@ result = live_run(
 )
 if result is None:
     st.image(source, caption=f"Texture image: {source_label}", width=320)
-    st.stop()
+    stop_page()
 parameters = {"model": selection.model_name, "texture_image": source_label, "texture_image_sha1": source_key,
               **asdict(settings)}
 if isinstance(result, StoppedRun):

@@ -18,9 +18,9 @@ slider value out of range) makes that run start again without the link's page se
 Uploaded images and models stay in their session: a link opens with the sample photo and the
 default model instead, and the "Copy link" popover says so.
 
-The URL and "Copy link" are written after the page, so a page's ``st.stop()`` (DeepDream before
-its first run, any error) must not end the run first: within a page it ends the page only, and
-``linked_page`` stops the run once they are written (``_stop``, installed as ``st.stop``).
+The URL and "Copy link" are written after the page, so a page that stops early (DeepDream before
+its first run, any error) must not end the run first: pages call ``stop_page()``, not ``st.stop()``,
+which ends the page only, and ``linked_page`` stops the run once they are written.
 """
 
 from __future__ import annotations
@@ -46,16 +46,15 @@ NOTICES = "link_notices"  # session key: (page path, one-line notices about the 
 
 
 class _PageStopped(BaseException):
-    """A page's ``st.stop()`` inside ``linked_page``: a BaseException, so pages' ``except Exception`` let it through."""
+    """A page's ``stop_page()`` inside ``linked_page``: a BaseException, so pages' ``except Exception`` let it through."""
 
 
 # Set while linked_page runs a page, per thread: each session's script runs in a thread of its own.
 _linked_page_running = threading.local()
-_streamlit_stop = st.stop
 
 
-def _stop() -> None:
-    """``st.stop()`` that lets ``linked_page`` write the URL and "Copy link" first.
+def stop_page() -> None:
+    """What a page calls instead of ``st.stop()``: ends the page, and ``linked_page`` still writes the URL and "Copy link".
 
     Streamlit's own stop refuses every later element and message of the run, and pages stop
     early often (DeepDream before its first run, any error), so within a page it ends the page
@@ -63,10 +62,7 @@ def _stop() -> None:
     """
     if getattr(_linked_page_running, "active", False):
         raise _PageStopped
-    _streamlit_stop()
-
-
-st.stop = _stop
+    st.stop()
 
 
 def encode(value) -> str | None:
@@ -222,7 +218,7 @@ def _copy_link_control(link: str, selection: sidebar.Selection) -> None:
 def linked_page(url_path: str, selection: sidebar.Selection):
     """app.py runs the page inside this: the link's settings go in before it, and the URL and "Copy link" after.
 
-    ``url_path`` is the page's path (``navigation.url_path``). A page that stops early (``st.stop``)
+    ``url_path`` is the page's path (``navigation.url_path``). A page that stops early (``stop_page``)
     still gets its URL; a rerun does not need one.
     """
     notice_area, link_area = st.container(), st.sidebar.container()
@@ -245,7 +241,7 @@ def linked_page(url_path: str, selection: sidebar.Selection):
         _linked_page_running.active = False
     _finish(url_path, selection, notice_area, link_area)
     if stopped:
-        _streamlit_stop()
+        st.stop()
 
 
 def _finish(url_path: str, selection: sidebar.Selection, notice_area, link_area) -> None:

@@ -105,3 +105,11 @@ def test_a_page_that_stops_early_still_gets_its_link():
     assert at.slider(key="dream_octaves").value == 2 and "press Dream" in at.info[0].value
     assert at.query_params["dream_octaves"] == "2"
     assert urlsplit(sidebar_link(at)).path == "/deep-dream" and "dream_octaves=2" in sidebar_link(at)
+
+
+def test_pages_stop_through_stop_page_so_their_link_is_still_written():
+    # st.stop() in a page would end the run before linked_page writes the URL and "Copy link".
+    pages = os.path.join(os.path.dirname(APP), "pages")
+    stopping = [name for name in sorted(os.listdir(pages))
+                if name.endswith(".py") and "st.stop(" in open(os.path.join(pages, name)).read()]
+    assert stopping == []
