@@ -43,6 +43,7 @@ def assert_rgb_array(pixels: np.ndarray, shape: tuple[int, int]) -> None:
     assert pixels.dtype == np.uint8
     assert pixels.shape == (*shape, 3)
     assert pixels.flags["C_CONTIGUOUS"]
+    assert pixels.flags["WRITEABLE"]  # callers draw on the pixels they get
 
 
 def assert_one_sentence(error: VizcoreError) -> None:
@@ -62,6 +63,17 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
 
 
 # --- round-trips of ordinary files -------------------------------------------------
+
+
+def test_small_rgb_image_read_in_one_copy_equals_the_banded_read(monkeypatch):
+    import vizcore.images
+
+    data = save(Image.fromarray(gradient_rgb()), "PNG")
+    whole = decode_image(data)
+    monkeypatch.setattr(vizcore.images, "_BAND_PIXELS", 100)  # bands of a row or two
+    banded = decode_image(data)
+    np.testing.assert_array_equal(whole, banded)
+    assert_rgb_array(whole, (48, 64))
 
 
 @pytest.mark.parametrize(

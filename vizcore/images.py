@@ -174,6 +174,9 @@ def _to_rgb_array(image: Image.Image) -> np.ndarray:
             return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
         has_alpha = image.mode in _ALPHA_MODES or "transparency" in image.info
         width, height = image.size
+        if image.mode == "RGB" and not has_alpha and width * height <= _BAND_PIXELS:
+            # One band: np.array is a single copy, where crop + convert + assign make three (a third of a dataset decode).
+            return np.array(image)
         pixels = np.empty((height, width, 3), dtype=np.uint8)
         rows = max(1, _BAND_PIXELS // width)
         for top in range(0, height, rows):
