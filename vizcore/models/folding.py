@@ -12,6 +12,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from vizcore.models.graph import config_to_refill
+
 _FOLDABLE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
 
@@ -82,7 +84,7 @@ def folded_copy(model: keras.Model, input_shape=None, keep: tuple[str, ...] = ()
     folded_convs = set(pairs.values())
 
     def clone_layer(layer):
-        config = layer.get_config()
+        config = config_to_refill(layer)
         if layer.name in pairs:
             return _FoldedAway(name=layer.name)
         if layer.name in folded_convs:
