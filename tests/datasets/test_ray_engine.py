@@ -53,3 +53,10 @@ def test_without_ray_one_sentence_says_how_to_install_it(monkeypatch):
     with pytest.raises(VizcoreError, match="requirements-ray.txt") as caught:
         ray_engine.start_ray(None, 1)
     assert str(caught.value).endswith(".") and "\n" not in str(caught.value)
+
+
+def test_blocks_hold_whole_batches_so_no_actor_call_pads_a_remainder():
+    rows = [{"file_index": index, "path": f"{index}.jpg", "label": "", "entry": f"{index}.jpg"} for index in range(100)]
+    blocks = ray_engine._blocks_of(rows, 32)
+    assert [block.num_rows for block in blocks] == [32, 32, 32, 4]
+    assert [row["file_index"] for block in blocks for row in block.to_pylist()] == list(range(100))
