@@ -303,8 +303,24 @@ def _check_resumable(out: Path, identity: dict) -> None:
         )
 
 
-def _decode_into(source, shards, size: int, items: queue.Queue, stop: threading.Event) -> None:
-    """The reader thread: every pending shard's files decoded and fitted, then a shard marker; _DONE at the end."""
+@dataclass
+class _Batch:
+    """Up to a batch of one shard's decoded files, stacked by the reader, and the files it skipped on the way."""
+
+    images: np.ndarray  # N x S x S x 3 uint8, fitted
+    file_index: np.ndarray  # N int64
+    files: list  # N ImageFile
+    sizes: np.ndarray  # N x 2 int32: each image's full (height, width)
+    skipped: list
+
+
+def _decode_into(source, shards, size: int, batch_size: int, items: queue.Queue, stop: threading.Event) -> None:
+    """The reader thread: every pending shard's files decoded, fitted and stacked into _Batch items, each shard
+    followed by the shard itself as its end marker; _DONE at the end.
+
+    Whole batches cross the queue, not single images: the model's thread then takes one item a batch
+    and stacks nothing.
+    """
     def put(item) -> bool:
         while not stop.is_set():
             try:
@@ -314,17 +330,34 @@ def _decode_into(source, shards, size: int, items: queue.Queue, stop: threading.
                 continue
         return False
 
+    def batch_of(count: int, numbers: list, files: list, sizes: list, skipped: list) -> _Batch:
+        return _Batch(images[:count], np.array(numbers, dtype=np.int64), files,
+                      np.array(sizes, dtype=np.int32).reshape(-1, 2), skipped)
+
+    def new_images():
+        return np.empty((batch_size, size, size, 3), dtype=np.uint8)
+
     try:
         for shard in shards:
+            images = new_images()
+            count, numbers, files, sizes, skipped = 0, [], [], [], []
             for file_index, file in shard.files:
                 decoded = source.decode_fitted(file, size)
                 if not isinstance(decoded, tuple):
-                    item = (file_index, file, decoded)
-                else:
-                    fitted, (height, width) = decoded
-                    item = (file_index, file, (fitted, height, width))
-                if not put(item):
-                    return
+                    skipped.append(decoded)
+                    continue
+                images[count], full_size = decoded
+                numbers.append(file_index)
+                files.append(file)
+                sizes.append(full_size)
+                count += 1
+                if count == batch_size:
+                    if not put(batch_of(count, numbers, files, sizes, skipped)):
+                        return
+                    images = new_images()  # the model's thread owns the one just put
+                    count, numbers, files, sizes, skipped = 0, [], [], [], []
+            if (count or skipped) and not put(batch_of(count, numbers, files, sizes, skipped)):
+                return
             if not put(shard):
                 return
         put(_DONE)
@@ -455,13 +488,13 @@ class ShardsInTurn:
 
 def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None:
     writer = in_turn.writer
-    items: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES * settings.batch_size)
+    items: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
     stop = threading.Event()
-    reader = threading.Thread(target=_decode_into, args=(source, pending, recipe.input_size, items, stop),
+    reader = threading.Thread(target=_decode_into,
+                              args=(source, pending, recipe.input_size, recipe.batch_size, items, stop),
                               name="vizcore-index-reader", daemon=True)
     reader.start()
     try:
-        batch: list = []
         skipped: list = []
         while True:
             item = items.get()
@@ -470,36 +503,22 @@ def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None
             if isinstance(item, BaseException):
                 raise item
             if isinstance(item, _Shard):
-                _run_batch(recipe, writer, batch)
-                batch = []
                 in_turn.finish(skipped)
                 skipped = []
                 continue
-            file_index, file, decoded = item
-            if not isinstance(decoded, tuple):
-                skipped.append(decoded)
-                continue
-            batch.append((file_index, file, decoded))
-            if len(batch) == recipe.batch_size:
-                _run_batch(recipe, writer, batch)
-                batch = []
+            skipped.extend(item.skipped)
+            if len(item.files):
+                writer.add(recipe({
+                    "image": item.images,
+                    "file_index": item.file_index,
+                    "path": np.array([file.path for file in item.files], dtype=object),
+                    "label": np.array([file.label for file in item.files], dtype=object),
+                    "height": item.sizes[:, 0],
+                    "width": item.sizes[:, 1],
+                }))
     finally:
         stop.set()
         reader.join()
-
-
-def _run_batch(recipe, writer: _IndexWriter, batch: list) -> None:
-    if not batch:
-        return
-    outputs = recipe({
-        "image": np.stack([decoded[0] for _, _, decoded in batch]),
-        "file_index": np.array([file_index for file_index, _, _ in batch], dtype=np.int64),
-        "path": np.array([file.path for _, file, _ in batch], dtype=object),
-        "label": np.array([file.label for _, file, _ in batch], dtype=object),
-        "height": np.array([decoded[1] for _, _, decoded in batch], dtype=np.int32),
-        "width": np.array([decoded[2] for _, _, decoded in batch], dtype=np.int32),
-    })
-    writer.add(outputs)
 
 
 def _merge_tops(out: Path, recipe, total_shards: int, top_k: int) -> None:
