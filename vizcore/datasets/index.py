@@ -435,12 +435,12 @@ def build_index(data, out, model=None, settings: IndexSettings = IndexSettings()
 
 def _manifest(identity, loaded, recipe, settings, source, engine, choice) -> dict:
     from vizcore.datasets.patches import receptive_field
+    from vizcore.models.layers import layer_infos
 
-    probe = loaded.derived.attribution(recipe.layers).model
+    shapes = {info.name: info.shape for info in layer_infos(loaded)}
     layers = {}
     for layer in recipe.layers:
-        shape = probe.output[layer].shape
-        layers[layer] = {"shape": [int(s) for s in shape[1:]], "channels": int(shape[-1]),
+        layers[layer] = {"shape": [int(s) for s in shapes[layer]], "channels": recipe.channels[layer],
                          "receptive_field": receptive_field(loaded, layer).as_dict()}
     return {
         "identity": identity,

@@ -82,8 +82,7 @@ class RayRecipe:
     def _empty(self, count: int) -> dict:
         empty = {"top_classes": np.zeros((count, 5), np.int32), "top_probabilities": np.zeros((count, 5), np.float32),
                  "embedding": np.zeros((count, self.recipe.embedding_size), np.float16)}
-        for layer in self.recipe.layers:
-            channels = int(self.recipe.view.model.output[layer].shape[-1])
+        for layer, channels in self.recipe.channels.items():
             empty[f"{layer}/max"] = np.zeros((count, channels), np.float32)
             empty[f"{layer}/y"] = np.zeros((count, channels), np.int32)
             empty[f"{layer}/x"] = np.zeros((count, channels), np.int32)

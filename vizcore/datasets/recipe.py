@@ -28,7 +28,7 @@ from vizcore.datasets.index import DEFAULT_BATCH_SIZE
 from vizcore.errors import VizcoreError
 from vizcore.models.graph import SCORE, all_layers
 from vizcore.models.inference import softmax
-from vizcore.models.layers import check_feature_map_layer
+from vizcore.models.layers import check_feature_map_layer, layer_infos
 from vizcore.models.spec import LoadedModel
 
 TOP_CLASSES = 5
@@ -118,8 +118,14 @@ class IndexRecipe:
         self.embedding_layer = embedding_layer(self.loaded)
         self.input_size = self.loaded.spec.input_size
         self.class_names = self.loaded.class_names
-        self.view = self.loaded.derived.attribution((self.embedding_layer, *self.layers))
-        self.embedding_size = int(self.view.model.output[self.embedding_layer].shape[-1])
+        shapes = {info.name: info.shape for info in layer_infos(self.loaded)}
+        self.embedding_size = int(shapes[self.embedding_layer][-1])
+        self.channels = {layer: int(shapes[layer][-1]) for layer in self.layers}
+
+    @property
+    def view(self):
+        """The traced view the batches run through, built on first use (a Ray driver that only writes never builds it)."""
+        return self.loaded.derived.attribution((self.embedding_layer, *self.layers))
 
     def __call__(self, batch: dict) -> dict:
         images = np.asarray(batch[IMAGE])
