@@ -60,3 +60,29 @@ def test_blocks_hold_whole_batches_so_no_actor_call_pads_a_remainder():
     blocks = ray_engine._blocks_of(rows, 32)
     assert [block.num_rows for block in blocks] == [32, 32, 32, 4]
     assert [row["file_index"] for block in blocks for row in block.to_pylist()] == list(range(100))
+
+
+@pytest.mark.parametrize(("address", "target"), [
+    ("10.0.0.5:6379", ("10.0.0.5", 6379)),
+    ("ray://head.example:10001", ("head.example", 10001)),
+    ("ray://head.example", ("head.example", ray_engine.CLIENT_PORT)),
+    ("[::1]:6379", ("::1", 6379)),
+    ("auto", None),
+])
+def test_the_address_a_cluster_is_tried_at(address, target):
+    assert ray_engine._host_and_port(address) == target
+
+
+def test_a_cluster_that_does_not_answer_is_one_sentence_at_once():
+    import socket
+    import time
+
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(VizcoreError) as caught:
+        ray_engine._check_answers(f"127.0.0.1:{port}")
+    assert time.monotonic() - started < ray_engine.ANSWER_SECONDS + 1
+    assert str(caught.value).startswith(f"The Ray cluster at 127.0.0.1:{port} does not answer")
+    assert "\n" not in str(caught.value)

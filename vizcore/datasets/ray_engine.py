@@ -12,11 +12,19 @@ agree to float rounding, and resuming works the same way.
 On a small machine the actors must leave CPU for the read tasks: with every CPU held by actors
 the reads starve and the dataset hangs without an error. Each actor therefore asks for
 ``ACTOR_CPUS`` and the local Ray gets one CPU more than the actors hold.
+
+Two ways Ray can take its caller down are closed in ``start_ray``: a cluster address that does not
+answer (``ray.init`` waits minutes, then raises SystemExit) is tried first with a short timeout, and
+a Ray started from a thread that ends (a Streamlit script run) is started from a thread that lasts
+as long as the process instead, because Ray's own processes die with the thread that started them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import socket
+import threading
 
 import numpy as np
 
@@ -28,6 +36,8 @@ ACTOR_CPUS = 1
 # fusing it into the actors (it fuses map stages only when their resource requests are equal).
 DECODE_CPUS = 0.5
 OK = ""  # the reason column of a file that decoded
+CLIENT_PORT = 10001  # a ray:// address without a port
+ANSWER_SECONDS = 3.0
 
 
 def _import_ray():
@@ -100,27 +110,98 @@ def _blocks_of(rows: list[dict], batch_size: int) -> list:
     return [pa.Table.from_pylist(rows[start : start + batch_size]) for start in range(0, len(rows), batch_size)]
 
 
+def available() -> bool:
+    """Ray is installed (checked without importing it)."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def place(address: str | None) -> str:
+    """Where the engine runs, in words: the cluster's address, or a local Ray."""
+    return f"the Ray cluster at {address}" if address else "a local Ray on this machine"
+
+
+def _host_and_port(address: str) -> tuple[str, int] | None:
+    """What ``address`` ("host:port" or "ray://host[:port]") connects to; None for a form without one ("auto")."""
+    rest = address.removeprefix("ray://")
+    host, colon, port = rest.rpartition(":")
+    if colon and port.isdigit():
+        return host.strip("[]"), int(port)
+    return (rest, CLIENT_PORT) if address.startswith("ray://") else None
+
+
+def _check_answers(address: str) -> None:
+    target = _host_and_port(address)
+    if target is None:
+        return
+    try:
+        socket.create_connection(target, timeout=ANSWER_SECONDS).close()
+    except OSError:
+        raise VizcoreError(f"The Ray cluster at {address} does not answer, so the index cannot be built there; "
+                           "use the local engine, or have the cluster's address checked.") from None
+
+
+def _init(ray, options: dict) -> None:
+    """``ray.init`` from the main thread, or else from a thread that lives as long as the process."""
+    if threading.current_thread() is threading.main_thread():
+        ray.init(**options)
+        return
+    started, failures = threading.Event(), []
+
+    def keep_ray() -> None:
+        try:
+            ray.init(**options)
+        except BaseException as error:  # SystemExit included: handed to the caller's thread
+            failures.append(error)
+            return
+        finally:
+            started.set()
+        threading.Event().wait()  # Ray's processes live while this thread does
+
+    threading.Thread(target=keep_ray, name="vizcore-ray", daemon=True).start()
+    started.wait()
+    if failures:
+        raise failures[0]
+
+
 def start_ray(address: str | None, actors: int):
-    """Connect to ``address``, or start a local Ray sized for ``actors`` actors plus the read tasks."""
+    """Connect to ``address``, or start a local Ray sized for ``actors`` actors plus the read tasks.
+
+    Raises VizcoreError with one sentence when Ray is missing, the cluster does not answer, or Ray
+    cannot start.
+    """
     ray = _import_ray()
     if not ray.is_initialized():
         options = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         if address:
-            ray.init(address=address, **options)
+            _check_answers(address)
+            options["address"] = address
         else:
-            ray.init(num_cpus=max(os.cpu_count() or 1, actors * ACTOR_CPUS + 1), **options)
+            options["num_cpus"] = max(os.cpu_count() or 1, actors * ACTOR_CPUS + 1)
+        try:
+            _init(ray, options)
+        except (Exception, SystemExit) as error:
+            raise VizcoreError(failure_sentence(error, address)) from None
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # batches come back in file order: shards complete in turn
     context.enable_progress_bars = False  # --json keeps stdout clean; Ray's bars go to stderr anyway
     return ray
 
 
+def failure_sentence(error: BaseException, address: str | None) -> str:
+    """A Ray failure as one sentence: the vizcore sentence a worker raised, else what failed where."""
+    seen = error
+    while seen is not None:
+        for candidate in (seen, getattr(seen, "cause", None)):  # Ray wraps a worker's error; .cause is the original
+            if isinstance(candidate, VizcoreError) and "\n" not in str(candidate):
+                return str(candidate)
+        seen = seen.__cause__
+    return f"Ray could not run the index pass on {place(address)} ({type(error).__name__}); try the local engine."
+
+
 def run_ray(source, choice, layers, pending, in_turn, batch_size: int, input_size: int, address: str | None = None,
             actors: int = 1) -> None:
     """Every file of the ``pending`` shards through Ray; each shard written (``in_turn``, index.ShardsInTurn) once all
     its rows are back."""
-    from vizcore.datasets.sources import Skipped
-
     if choice is None:
         raise VizcoreError("The Ray engine loads the model in each worker, so it needs a registry model or a model file.")
     ray = start_ray(address, actors)
@@ -135,10 +216,19 @@ def run_ray(source, choice, layers, pending, in_turn, batch_size: int, input_siz
                                                                     "layers": tuple(layers), "batch_size": batch_size},
                                   batch_size=batch_size, batch_format="numpy",
                                   compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=ACTOR_CPUS)
+    try:
+        _write_in_turn(dataset.iter_batches(batch_size=None, batch_format="numpy"), in_turn)
+    except ray.exceptions.RayError as error:  # an actor or task failed; a Stop from ``progress`` passes through
+        raise VizcoreError(failure_sentence(error, address)) from None
+
+
+def _write_in_turn(batches, in_turn) -> None:
+    from vizcore.datasets.sources import Skipped
+
     writer = in_turn.writer
     remaining = len(in_turn.current.files)
     skipped: list = []
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+    for batch in batches:
         position = 0
         count = len(batch["file_index"])
         while position < count:
