@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -184,3 +185,93 @@ def test_a_second_model_builds_its_index_and_shows_the_images_the_two_disagree_o
     assert surest == sorted(surest, reverse=True)  # the surest disagreements first
     assert "Disagreements JSON" in [button.label for button in app.get("download_button")]
 
+
+
+@pytest.fixture(scope="module")
+def small_folder(tmp_path_factory):
+    """Three demo images in two class folders and a text file named .jpg: a folder the page has no index of."""
+    from vizcore.datasets.demo import ensure_demo_set
+
+    root = tmp_path_factory.mktemp("ray-photos") / "photos"
+    for photo in sorted(ensure_demo_set(PER_PHOTO).folder.rglob("*.jpg"))[:3]:
+        (root / photo.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(photo, root / photo.parent.name / photo.name)
+    (root / "notes.jpg").write_text("Shopping list: milk, eggs.\n")
+    return root
+
+
+def chose_folder(app, folder):
+    app.switch_page(PAGE).run()
+    app.radio(key="dataset_source").set_value("Folder on the server").run()
+    app.text_input(key="dataset_folder").set_value(str(folder)).run()
+    assert not app.exception, [e.value for e in app.exception]
+
+
+def engine_choices(app):
+    return [radio for radio in app.radio if radio.key == "dataset_build_engine"]
+
+
+def test_ray_is_offered_only_when_the_operator_allows_it_and_it_is_installed(built, small_folder, monkeypatch):
+    from ui import dataset_view
+    from vizcore.datasets.ray_engine import INSTALL_HINT
+
+    monkeypatch.delenv("VIZCORE_INDEX_ENGINES", raising=False)
+    chose_folder(built, small_folder)
+    assert built.button(key="dataset_build_run").label == "Build the index"
+    assert not engine_choices(built)  # a server that did not allow Ray shows no choice
+    monkeypatch.setenv("VIZCORE_INDEX_ENGINES", "local,ray")
+    monkeypatch.setattr(dataset_view.ray_engine, "available", lambda: False)
+    built.run()
+    assert not engine_choices(built)
+    assert [box.value for box in built.info if INSTALL_HINT in box.value]  # allowed but not installed: how to install
+    monkeypatch.setattr(dataset_view.ray_engine, "available", lambda: True)
+    built.run()
+    [choice] = engine_choices(built)
+    assert (choice.options, choice.value) == (["This server", "Ray"], "local")
+    # The cluster is the operator's: one that does not answer is one sentence at once, and the page keeps serving.
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    choice.set_value("ray").run()
+    assert any("the Ray cluster at 127.0.0.1:1" in caption.value for caption in built.caption)
+    built.button(key="dataset_build_run").click().run()
+    assert not built.exception, [e.value for e in built.exception]
+    assert [error.value for error in built.error] == [
+        "The Ray cluster at 127.0.0.1:1 does not answer, so the index cannot be built there; use the local engine, "
+        "or have the cluster's address checked."]
+    built.radio(key="dataset_build_engine").set_value("local").run()  # leave the session on the default
+
+
+@pytest.fixture
+def local_ray():
+    """A real local Ray, started by the page's build in this process; shut down after the test."""
+    import ray
+
+    yield ray
+    ray.shutdown()
+
+
+def test_a_build_on_a_local_ray_gives_the_local_engines_rows(built, small_folder, embedded_model, tmp_path, monkeypatch,
+                                                             local_ray):
+    from ui.dataset_view import indexes_root, open_index
+    from vizcore.datasets.index import IndexSettings, build_index, read_images
+
+    monkeypatch.setenv("VIZCORE_INDEX_ENGINES", "local,ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    chose_folder(built, small_folder)
+    built.radio(key="dataset_build_engine").set_value("ray").run()
+    assert any("a local Ray on this machine" in caption.value for caption in built.caption)
+    built.button(key="dataset_build_run").click().run()
+    assert not built.exception, [e.value for e in built.exception]
+    assert not built.error, [error.value for error in built.error]
+    assert metric(built, "Built on") == "Ray"
+    [index] = [found for found in map(open_index, indexes_root().iterdir())
+               if found is not None and found.location == str(small_folder)]
+    local = build_index(small_folder, tmp_path / "local", embedded_model,
+                        IndexSettings(layers=tuple(index.layers), batch_size=4, shard_size=32))
+    ray_rows, local_rows = read_images(index.folder).to_pylist(), read_images(tmp_path / "local").to_pylist()
+    assert int(metric(built, "Images")) == len(ray_rows) == local.images == 3
+    assert int(metric(built, "Skipped")) == len(local.skipped) == 1
+    assert [(row["path"], row["predicted"]) for row in ray_rows] == [(row["path"], row["predicted"]) for row in local_rows]
+    deadline = time.monotonic() + 10
+    while local_ray.available_resources().get("CPU") != local_ray.cluster_resources()["CPU"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert local_ray.available_resources().get("CPU") == local_ray.cluster_resources()["CPU"]  # its workers are gone

@@ -6,6 +6,10 @@ weights digest and the indexed layers, so any session that asks for the same ind
 on disk. Building is per session (Run/Stop, ui/live_run.py), one build per folder at a time; a
 stopped build resumes from its last finished shard. Every read of an index goes through
 ``vizcore.cached``.
+
+A build runs on this server (the local engine) or, when the operator allows it, on Ray: the
+operator names the cluster (``RAY_ADDRESS``; unset, a local Ray in this process) and caps the
+model workers (``limits.MAX_RAY_ACTORS``); a visitor only chooses the engine and how many workers.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +34,7 @@ from ui.layout import json_download
 from ui.live_run import live_run
 from ui.sidebar import DATASET_IMAGE, Selection, use_dataset_image
 from vizcore import cached, images, limits, viz
-from vizcore.datasets import demo
+from vizcore.datasets import demo, ray_engine
 from vizcore.datasets.index import IndexSettings, MANIFEST, build_index, default_layers, read_manifest
 from vizcore.errors import VizcoreError
 from vizcore.models.layers import feature_map_layers
@@ -46,6 +52,12 @@ MAP_COLOURS = plotly.colors.qualitative.Dark24  # 24 distinct colours: a label e
 MAX_MAP_POINTS_SHOWN = 5000  # points drawn in the browser; the NPY download has every point
 # A hosted server can keep visitors to some folders: os.pathsep-separated roots; unset, any folder the server can read.
 FOLDERS_VARIABLE = "VIZCORE_DATASET_FOLDERS"
+# The engines a hosted server offers, comma-separated: "local,ray" adds Ray (when it is installed); unset, local only.
+ENGINES_VARIABLE = "VIZCORE_INDEX_ENGINES"
+ENGINE_TITLES = {"local": "This server", "ray": "Ray"}
+# One Ray build per app process: a local Ray is sized for one pool of MAX_RAY_ACTORS workers, and a second
+# pool beside it would starve both of CPU for their read tasks (vizcore/datasets/ray_engine.py).
+_RAY_BUILDS = threading.Lock()
 
 SOURCE_DEMO = "Demo set"
 SOURCE_FOLDER = "Folder on the server"
@@ -78,6 +90,15 @@ class OpenIndex:
     def title(self) -> str:
         counts = self.manifest.get("counts", {})
         return f"{Path(self.location).name} · {counts.get('images', '?')} images · {', '.join(self.layers) or 'no layers'}"
+
+
+@dataclass(frozen=True)
+class BuildEngine:
+    """Where a build runs: ``name`` "local" (this process) or "ray" on ``ray_address`` (None: a local Ray)."""
+
+    name: str = "local"
+    ray_address: str | None = None
+    ray_actors: int = 1  # model workers, 1 to limits.MAX_RAY_ACTORS
 
 
 @dataclass(frozen=True)
@@ -194,6 +215,60 @@ def _chosen_source(selection: Selection) -> tuple[Path, str] | OpenIndex | None:
     return saved_zip(data), f"zip:{hashlib.sha256(data).hexdigest()}"
 
 
+def ray_allowed() -> bool:
+    """The operator offers Ray on this server (``VIZCORE_INDEX_ENGINES`` names it)."""
+    return "ray" in {name.strip().lower() for name in os.environ.get(ENGINES_VARIABLE, "").split(",")}
+
+
+def ray_address() -> str | None:
+    """The operator's Ray cluster (``RAY_ADDRESS``), or None for a local Ray in this process."""
+    return os.environ.get("RAY_ADDRESS", "").strip() or None
+
+
+def _engine_picker(prefix: str, model_name: str) -> BuildEngine:
+    """The build's engine: Ray is offered only when the operator allows it and it is installed."""
+    if not ray_allowed():
+        return BuildEngine()
+    if not ray_engine.available():
+        st.info(f"This index is built on this server. {ray_engine.INSTALL_HINT}")
+        return BuildEngine()
+    if model_name.startswith("upload:"):
+        st.caption("This index is built on this server: Ray's workers load the registry's models, not an uploaded one.")
+        return BuildEngine()
+    engine = st.radio("Build on", list(ENGINE_TITLES), format_func=ENGINE_TITLES.get, horizontal=True,
+                      key=f"{prefix}_engine")
+    if engine == "local":
+        return BuildEngine()
+    actors = 1
+    if limits.MAX_RAY_ACTORS > 1:
+        actors = int(st.slider("Ray model workers", 1, limits.MAX_RAY_ACTORS, 1, key=f"{prefix}_ray_actors",
+                               help="Each worker loads the model once and runs its share of the batches."))
+    address = ray_address()
+    shared = "" if address is None else " Its workers read the dataset at the same path, so it must be on storage they share."
+    st.caption(f"Runs on {ray_engine.place(address)} with {actors} model worker{'s' if actors > 1 else ''}, "
+               f"as the server's operator set it up.{shared}")
+    return BuildEngine("ray", address, actors)
+
+
+def _built_on_ray(location: Path, folder: Path, model, settings: IndexSettings, engine: BuildEngine, progress):
+    """``build_index`` on Ray, one such build per process; any failure of Ray is one sentence (VizcoreError)."""
+    if not _RAY_BUILDS.acquire(blocking=False):
+        raise VizcoreError("Another index is being built on Ray from this server right now: build this one on this "
+                           "server, or try again when that one is finished.")
+    try:
+        # A local Ray is sized once, for the largest pool this server allows.
+        ray_engine.start_ray(engine.ray_address, limits.MAX_RAY_ACTORS)
+        return build_index(location, folder, model, settings, engine="ray", ray_address=engine.ray_address,
+                           ray_actors=engine.ray_actors, progress=progress)
+    except VizcoreError:
+        raise
+    except Exception as error:  # anything else Ray raises: one sentence here, the traceback in the server's log
+        logging.getLogger(__name__).warning("A Ray build of %s failed", folder, exc_info=True)
+        raise VizcoreError(ray_engine.failure_sentence(error, engine.ray_address)) from None
+    finally:
+        _RAY_BUILDS.release()
+
+
 def _finished_shards(folder: Path) -> int:
     return len(list((folder / "images").glob("part-*.parquet"))) if folder.is_dir() else 0
 
@@ -217,6 +292,7 @@ def _opened_or_built(model_name: str, location: Path, source_id: str, layers: li
     if opened is not None:
         return dataclasses.replace(opened, source_id=source_id)
     model = cached.model_for(model_name)
+    engine = _engine_picker(run_name, model_name)
 
     def build(on_progress):
         lock = cached.index_build_lock(str(folder))
@@ -224,8 +300,12 @@ def _opened_or_built(model_name: str, location: Path, source_id: str, layers: li
             raise VizcoreError("Another visitor is building this index right now; it opens here once it is finished.")
         try:
             settings = IndexSettings(layers=tuple(layers), batch_size=PAGE_BATCH_SIZE, shard_size=PAGE_SHARD_SIZE)
-            return build_index(location, folder, model, settings,
-                               progress=lambda done, total: on_progress(BuildProgress(done, total)))
+            def progress(done: int, total: int) -> None:
+                on_progress(BuildProgress(done, total))
+
+            if engine.name == "ray":
+                return _built_on_ray(location, folder, model, settings, engine, progress)
+            return build_index(location, folder, model, settings, progress=progress)
         finally:
             lock.release()
 
@@ -243,12 +323,14 @@ def _opened_or_built(model_name: str, location: Path, source_id: str, layers: li
 def index_summary(index: OpenIndex, rows) -> None:
     """The index's counts, its skipped files and the manifest download."""
     counts = index.manifest.get("counts", {})
-    columns = st.columns(5)
+    columns = st.columns(6)
     columns[0].metric("Images", counts.get("images", 0))
     columns[1].metric("Skipped", counts.get("skipped", 0))
     columns[2].metric("With a label", int(rows["label"].notna().sum()), help="Images in a class subfolder.")
     columns[3].metric("Indexed layers", len(index.layers))
     columns[4].metric("Build time", f"{index.manifest.get('seconds', 0):.0f} s")
+    engine = index.manifest["settings"].get("engine", "local")
+    columns[5].metric("Built on", ENGINE_TITLES.get(engine, engine), help="The engine of the build's last run.")
     skipped = index.manifest.get("skipped", [])
     if skipped:
         with st.expander(f"{len(skipped)} files skipped"):
