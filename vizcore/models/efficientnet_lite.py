@@ -58,23 +58,16 @@ def block_names() -> list[str]:
     ]
 
 
-# Every weight is replaced from the checkpoint or the cache right after building, so the kernels start as
-# zeros: drawing 4.6M random numbers first was a third of each model load.
-_OVERWRITTEN = "zeros"
-
-
 def _conv_bn(x, filters, kernel_size, strides, prefix, activation=True, depthwise=False):
     if depthwise:
         x = keras.layers.DepthwiseConv2D(
-            kernel_size, strides=strides, padding="same", use_bias=False, depthwise_initializer=_OVERWRITTEN,
-            name=f"{prefix}_dwconv",
+            kernel_size, strides=strides, padding="same", use_bias=False, name=f"{prefix}_dwconv"
         )(x)
         bn_name = f"{prefix}_dwbn"
         relu_name = f"{prefix}_dwrelu"
     else:
         x = keras.layers.Conv2D(
-            filters, kernel_size, strides=strides, padding="same", use_bias=False, kernel_initializer=_OVERWRITTEN,
-            name=f"{prefix}_conv",
+            filters, kernel_size, strides=strides, padding="same", use_bias=False, name=f"{prefix}_conv"
         )(x)
         bn_name = f"{prefix}_bn"
         relu_name = f"{prefix}_relu"
@@ -97,7 +90,7 @@ def _mbconv(x, stage: Stage, strides: int, name: str):
 
 
 def build_architecture() -> keras.Model:
-    """The EfficientNet-Lite0 graph with zero kernels, to be filled; outputs softmax probabilities.
+    """The EfficientNet-Lite0 graph with fresh weights; outputs softmax probabilities.
 
     The ``logits`` layer holds the pre-softmax class scores (what Grad-CAM differentiates).
     """
@@ -109,7 +102,7 @@ def build_architecture() -> keras.Model:
             x = _mbconv(x, stage, stage.first_stride if repeat == 0 else 1, next(names))
     x = _conv_bn(x, HEAD_FILTERS, 1, 1, "head")
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    x = keras.layers.Dense(NUM_CLASSES, kernel_initializer=_OVERWRITTEN, name="logits")(x)
+    x = keras.layers.Dense(NUM_CLASSES, name="logits")(x)
     outputs = keras.layers.Softmax(name="predictions")(x)
     return keras.Model(inputs, outputs, name="efficientnet_lite0")
 
