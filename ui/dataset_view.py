@@ -309,13 +309,15 @@ def _opened_or_built(model_name: str, location: Path, source_id: str, layers: li
         finally:
             lock.release()
 
+    resumed = st.empty()
     finished = _finished_shards(folder)
     if finished:
-        st.caption(f"A build of this index stopped after {finished} shards of {PAGE_SHARD_SIZE} images; "
-                   "building again resumes from there.")
+        resumed.caption(f"A build of this index stopped after {finished} shards of {PAGE_SHARD_SIZE} images; "
+                        "building again resumes from there.")
     summary = live_run(run_name, (str(folder),), button_label, build, lambda update: None, unit="shards")
     if summary is None:
         return None
+    resumed.empty()  # finished now: the note about the stopped build no longer holds
     opened = open_index(folder)
     return None if opened is None else dataclasses.replace(opened, source_id=source_id)
 
