@@ -17,6 +17,7 @@ always at the recipe's batch size (a short last batch is padded), so it is trace
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -122,9 +123,10 @@ class IndexRecipe:
         self.embedding_size = int(shapes[self.embedding_layer][-1])
         self.channels = {layer: int(shapes[layer][-1]) for layer in self.layers}
 
-    @property
+    @functools.cached_property
     def view(self):
-        """The traced view the batches run through, built on first use (a Ray driver that only writes never builds it)."""
+        """The traced view the batches run through, built on first use (a Ray driver that only writes never builds it)
+        and held while the recipe lives, as the derived views' bound may drop it from their list meanwhile."""
         return self.loaded.derived.attribution((self.embedding_layer, *self.layers))
 
     def __call__(self, batch: dict) -> dict:
