@@ -272,21 +272,9 @@ def visualise_filters(
             f"That is {len(per_image)} images in one run; the limit is {MAX_IMAGES}: choose fewer channels or images per channel."
         )
     any_size = feature_model(loaded, (layer,)).inputs[0].shape[1] is None
-    result = render(
-        loaded,
-        settings.objective_for(layer),
-        settings.parameterization_object(),
-        batch=len(per_image),
-        size=settings.size,
-        learning_rate=settings.learning_rate,
-        stages=settings.stages(any_size),
-        seed=settings.seed,
-        targets={CHANNELS: per_image},
-        preview_every=preview_every,
-        on_progress=on_progress,
-        should_stop=should_stop,
-        max_seconds=max_seconds,
-    )
+    result = _render_batch(loaded, settings, layer, settings.stages(any_size), {CHANNELS: per_image},
+                           preview_every=preview_every, on_progress=on_progress, should_stop=should_stop,
+                           max_seconds=max_seconds)
     images = to_uint8(result.images)
     rows = np.arange(len(per_image))
     final = unit_activations(loaded, layer, images, settings.objective)[rows, per_image]
@@ -302,6 +290,23 @@ def visualise_filters(
         steps_done=result.steps_done,
         stopped=result.stopped,
         seconds=result.seconds,
+    )
+
+
+def _render_batch(loaded: LoadedModel, settings: FilterSettings, layer: str, stages, targets: dict, **run):
+    """``render`` of one image per target (``targets``' single array), with ``settings``' objective on ``layer``."""
+    (per_image,) = targets.values()
+    return render(
+        loaded,
+        settings.objective_for(layer),
+        settings.parameterization_object(),
+        batch=len(per_image),
+        size=settings.size,
+        learning_rate=settings.learning_rate,
+        stages=stages,
+        seed=settings.seed,
+        targets=targets,
+        **run,
     )
 
 
@@ -340,21 +345,9 @@ def visualise_classes(
     if len(classes) > MAX_IMAGES:
         raise VizcoreError(f"That is {len(classes)} classes in one run; the limit is {MAX_IMAGES}: choose fewer.")
     per_image = np.asarray(classes, np.int32)
-    result = render(
-        loaded,
-        settings.objective_for(SCORE),
-        settings.parameterization_object(),
-        batch=len(per_image),
-        size=settings.size,
-        learning_rate=settings.learning_rate,
-        stages=settings.stages(),
-        seed=settings.seed,
-        targets={CLASSES: per_image},
-        preview_every=preview_every,
-        on_progress=on_progress,
-        should_stop=should_stop,
-        max_seconds=max_seconds,
-    )
+    result = _render_batch(loaded, settings, SCORE, settings.stages(), {CLASSES: per_image},
+                           preview_every=preview_every, on_progress=on_progress, should_stop=should_stop,
+                           max_seconds=max_seconds)
     images = to_uint8(result.images)
     rows = np.arange(len(per_image))
     predicted = []
