@@ -77,6 +77,26 @@ def test_a_killed_run_resumes_without_redoing_finished_shards(tmp_path, dataset,
     assert again.shards_computed == 0 and again.images == 10
 
 
+def test_a_failed_shard_write_stops_the_run_with_its_error(tmp_path, dataset, embedded_model, monkeypatch):
+    from vizcore.datasets import index
+
+    written = []
+    real_write = index._write_parquet
+
+    def disk_full_on_the_second_shard(table, path):
+        if "part-00001" in path.name:
+            raise OSError("No space left on device")
+        real_write(table, path)
+        written.append(path.name)
+
+    monkeypatch.setattr(index, "_write_parquet", disk_full_on_the_second_shard)
+    with pytest.raises(OSError, match="No space left"):  # raised by build_index, not lost on the writing thread
+        build_index(dataset, tmp_path / "index", embedded_model, IndexSettings(**SETTINGS))
+    assert "part-00000.parquet" in written and not (tmp_path / "index" / "images" / "part-00001.parquet").exists()
+    with pytest.raises(VizcoreError, match="not finished"):
+        read_manifest(tmp_path / "index")
+
+
 def test_other_settings_in_the_same_folder_are_one_sentence(built_index, dataset, embedded_model, tmp_path):
     out, _ = built_index
     with pytest.raises(VizcoreError, match="top k differs") as caught:

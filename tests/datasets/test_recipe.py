@@ -22,3 +22,17 @@ def test_a_nested_model_embeds_at_its_last_dense_input(nested_loaded, nested_mod
     probabilities = np.asarray(nested_model(images.astype(np.float32) / 255.0))
     assert (outputs["top_classes"][:, 0] == probabilities.argmax(axis=1)).all()
     assert np.allclose(outputs["top_probabilities"].sum(axis=1), 1, atol=1e-4)  # 3 classes: all of them
+
+
+def test_batches_side_by_side_give_each_batch_its_own_columns(nested_loaded):
+    recipe = IndexRecipe(nested_loaded, ("base_conv2",), batch_size=4)
+    rng = np.random.default_rng(1)
+    batches = [{"image": rng.integers(0, 256, (count, 48, 48, 3), dtype=np.uint8), "path": np.array([str(count)] * count)}
+               for count in (4, 2, 3)]
+    together = recipe.map(batches)
+    assert recipe.map([]) == []
+    for batch, columns in zip(batches, together, strict=True):
+        alone = recipe(batch)
+        assert columns.keys() == alone.keys() and columns["path"].tolist() == batch["path"].tolist()
+        for name, value in alone.items():
+            assert np.allclose(columns[name].astype(np.float32), value.astype(np.float32), atol=1e-5), name

@@ -16,22 +16,26 @@ Layout of INDEX_DIR:
 
 A shard is ``shard_size`` consecutive files of the listing. It is finished when its images file
 exists: both files are written under a temporary name and renamed, the images file last. Rerunning
-with the same settings skips finished shards, so a killed run loses at most the shard it was on;
-other settings in the same folder are refused with one sentence.
+with the same settings skips finished shards, so a killed run loses at most the shard it was on
+(and, during the milliseconds of its write, the one before); other settings in the same folder are
+refused with one sentence.
 
-The local engine decodes in a background thread, a bounded queue ahead of the batched forward
-pass; the rows of one shard and the running top-K (layers x channels x K) are all it holds, so
-memory does not grow with the dataset.
+The local engine decodes in a background thread, a bounded queue ahead of the model, which runs
+two batches side by side (``IndexRecipe.map``); a shard's files are written on another thread
+while the next shard is computed. The rows of two shards and the running top-K (layers x channels
+x K) are all it holds, so memory does not grow with the dataset.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import queue
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -49,7 +53,8 @@ DEFAULT_SHARD_SIZE = 1024  # images per shard: what a killed run can lose
 DEFAULT_TOP_K = 16  # images kept per layer and channel
 ENGINES = ("local", "ray")
 DEFAULT_BATCH_SIZE = 32
-_QUEUE_BATCHES = 2  # decoded batches the reader may run ahead of the model
+_SIDE_BY_SIDE = 2  # batches the model runs at once (IndexRecipe.map)
+_QUEUE_BATCHES = 2 * _SIDE_BY_SIDE  # decoded batches (and shard ends) the reader may run ahead of the model
 _SKIPPED_KEY = b"vizcore.skipped"
 _DONE = object()
 
@@ -194,7 +199,7 @@ class _Shard:
 
 
 class _IndexWriter:
-    """Turns the recipe's batch outputs into one shard's Parquet files."""
+    """Gathers the recipe's batch outputs for one shard at a time and writes each shard's Parquet files."""
 
     def __init__(self, out: Path, recipe, top_k: int, channels: dict[str, int]):
         self.out = out
@@ -217,12 +222,17 @@ class _IndexWriter:
         for layer, top in self.tops.items():
             top.update(outputs[f"{layer}/max"], outputs["file_index"], outputs[f"{layer}/y"], outputs[f"{layer}/x"])
 
-    def finish(self, skipped: list) -> None:
+    def written(self, skipped: list) -> Callable[[], None]:
+        """The current shard's write, as a call that keeps this shard's rows to itself: it may run on another thread
+        while ``start`` and ``add`` gather the next shard."""
+        return functools.partial(self._write, self.shard, self.columns, self.tops, self.sizes, skipped)
+
+    def _write(self, shard: _Shard, columns: dict, tops: dict, sizes: dict, skipped: list) -> None:
         import pyarrow as pa
 
-        paths = {index: file.path for index, file in self.shard.files}
+        paths = {index: file.path for index, file in shard.files}
         parts = []
-        for layer, top in self.tops.items():
+        for layer, top in tops.items():
             channel, rank, file, activation, y, x = top.rows()
             parts.append(pa.table({
                 "layer": pa.array([layer] * len(channel), pa.string()),
@@ -233,26 +243,26 @@ class _IndexWriter:
                 "activation": pa.array(activation, pa.float32()),
                 "y": pa.array(y, pa.int32()),
                 "x": pa.array(x, pa.int32()),
-                "height": pa.array([self.sizes[int(i)][0] for i in file], pa.int32()),
-                "width": pa.array([self.sizes[int(i)][1] for i in file], pa.int32()),
+                "height": pa.array([sizes[int(i)][0] for i in file], pa.int32()),
+                "width": pa.array([sizes[int(i)][1] for i in file], pa.int32()),
             }))
-        _write_parquet(pa.concat_tables(parts), self.out / SHARDS_DIR / f"top-{self.shard.number:05d}.parquet")
-        images = self._images_table()
+        _write_parquet(pa.concat_tables(parts), self.out / SHARDS_DIR / f"top-{shard.number:05d}.parquet")
+        images = self._images_table(columns)
         images = images.replace_schema_metadata({_SKIPPED_KEY: json.dumps([item.as_dict() for item in skipped])})
-        _write_parquet(images, self.out / IMAGES_DIR / f"part-{self.shard.number:05d}.parquet")
+        _write_parquet(images, self.out / IMAGES_DIR / f"part-{shard.number:05d}.parquet")
 
-    def _images_table(self):
+    def _images_table(self, columns: dict):
         import pyarrow as pa
 
         def stacked(name, dtype, width):
-            parts = self.columns.get(name, [])
+            parts = columns.get(name, [])
             return np.concatenate(parts).astype(dtype) if parts else np.zeros((0, width), dtype=dtype)
 
         names = self.recipe.class_names
         top = stacked("top_classes", np.int32, 5)
         probabilities = stacked("top_probabilities", np.float32, top.shape[1])
         embedding = stacked("embedding", np.float16, 1)
-        labels = [str(label) if label is not None else None for part in self.columns.get("label", []) for label in part]
+        labels = [str(label) if label is not None else None for part in columns.get("label", []) for label in part]
         label_index = [self.label_index.get(label.lower().replace("_", " "), self.label_index.get(label.lower()))
                        if label is not None else None for label in labels]
         predicted = [names[int(row[0])] if int(row[0]) < len(names) else str(int(row[0])) for row in top]
@@ -260,7 +270,7 @@ class _IndexWriter:
         width = embedding.shape[1] if embedding.ndim == 2 and len(embedding) else self.recipe.embedding_size
         return pa.table({
             "file_index": pa.array(stacked("file_index", np.int64, 0).ravel()),
-            "path": pa.array([str(path) for part in self.columns.get("path", []) for path in part], pa.string()),
+            "path": pa.array([str(path) for part in columns.get("path", []) for path in part], pa.string()),
             "label": pa.array(labels, pa.string()),
             "height": pa.array(stacked("height", np.int32, 0).ravel()),
             "width": pa.array(stacked("width", np.int32, 0).ravel()),
@@ -416,13 +426,16 @@ def build_index(data, out, model=None, settings: IndexSettings = IndexSettings()
         channels = {layer: info["channels"] for layer, info in manifest["layers"].items()}
         in_turn = ShardsInTurn(_IndexWriter(out, recipe, settings.top_k, channels), pending, progress,
                                len(shards) - len(pending), len(shards))
-        if engine == "ray":
-            from vizcore.datasets.ray_engine import run_ray
+        try:
+            if engine == "ray":
+                from vizcore.datasets.ray_engine import run_ray
 
-            run_ray(source, model_choice, recipe.layers, pending, in_turn, settings.batch_size, recipe.input_size,
-                    ray_address, ray_actors)
-        else:
-            _run_local(source, recipe, pending, in_turn, settings)
+                run_ray(source, model_choice, recipe.layers, pending, in_turn, settings.batch_size, recipe.input_size,
+                        ray_address, ray_actors)
+            else:
+                _run_local(source, recipe, pending, in_turn, settings)
+        finally:
+            in_turn.close()
         _merge_tops(out, recipe, len(shards), settings.top_k)
         skipped = list(source.skipped) + _skipped_in_shards(out, len(shards))
         images = _count_rows(out, len(shards))
@@ -459,15 +472,21 @@ def _manifest(identity, loaded, recipe, settings, source, engine, choice) -> dic
 
 
 class ShardsInTurn:
-    """The pending shards, written one after another by one writer; either engine hands rows to ``writer``.
+    """The pending shards, gathered one after another by one writer; either engine hands rows to ``writer``.
 
-    The first shard starts at once; ``finish`` writes the current one with its skipped files,
-    reports ``progress(done, total)`` and starts the next.
+    The first shard starts at once. ``finish`` hands the current shard's files to a writing thread,
+    reports ``progress(done, total)`` and starts the next, so the model does not wait for Parquet;
+    one write is under way at a time, in shard order. ``close`` waits for the last one (and raises
+    its error), also when a run stops: a shard reported done is on disk when ``build_index`` returns
+    or raises. A killed process loses the shard in progress and, in the milliseconds a write takes,
+    the one being written.
     """
 
     def __init__(self, writer: _IndexWriter, pending: list, progress, done: int, total: int):
         self.writer, self._pending, self._progress = writer, iter(pending), progress
         self._done, self._total = done, total
+        self._writing: Future | None = None
+        self._writing_thread = ThreadPoolExecutor(1, thread_name_prefix="vizcore-index-writer")
         self.current = self._start_next()
 
     def _start_next(self) -> _Shard | None:
@@ -477,13 +496,27 @@ class ShardsInTurn:
         return shard
 
     def finish(self, skipped: list) -> _Shard | None:
-        """Write the current shard; the next one, now started, or None after the last."""
-        self.writer.finish(skipped)
+        """Hand the current shard to the writing thread; the next one, now started, or None after the last."""
+        write = self.writer.written(skipped)
+        self._wait_for_write()
+        self._writing = self._writing_thread.submit(write)
         self._done += 1
         if self._progress is not None:
             self._progress(self._done, self._total)
         self.current = self._start_next()
         return self.current
+
+    def close(self) -> None:
+        """Wait for the write under way, raising its error; the writing thread ends."""
+        try:
+            self._wait_for_write()
+        finally:
+            self._writing_thread.shutdown()
+
+    def _wait_for_write(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
 
 
 def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None:
@@ -496,8 +529,9 @@ def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None
     reader.start()
     try:
         skipped: list = []
+        held = None  # an item taken while gathering batches that must wait for them
         while True:
-            item = items.get()
+            item, held = (held, None) if held is not None else (items.get(), None)
             if item is _DONE:
                 break
             if isinstance(item, BaseException):
@@ -506,19 +540,34 @@ def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None
                 in_turn.finish(skipped)
                 skipped = []
                 continue
-            skipped.extend(item.skipped)
-            if len(item.files):
-                writer.add(recipe({
-                    "image": item.images,
-                    "file_index": item.file_index,
-                    "path": np.array([file.path for file in item.files], dtype=object),
-                    "label": np.array([file.label for file in item.files], dtype=object),
-                    "height": item.sizes[:, 0],
-                    "width": item.sizes[:, 1],
-                }))
+            batches = [item]
+            while len(batches) < _SIDE_BY_SIDE:  # only what the reader has ready: the model never waits for more
+                try:
+                    ready = items.get_nowait()
+                except queue.Empty:
+                    break
+                if not isinstance(ready, _Batch):
+                    held = ready
+                    break
+                batches.append(ready)
+            for batch in batches:
+                skipped.extend(batch.skipped)
+            for columns in recipe.map([_recipe_input(batch) for batch in batches if len(batch.files)]):
+                writer.add(columns)
     finally:
         stop.set()
         reader.join()
+
+
+def _recipe_input(batch: _Batch) -> dict:
+    return {
+        "image": batch.images,
+        "file_index": batch.file_index,
+        "path": np.array([file.path for file in batch.files], dtype=object),
+        "label": np.array([file.label for file in batch.files], dtype=object),
+        "height": batch.sizes[:, 0],
+        "width": batch.sizes[:, 1],
+    }
 
 
 def _merge_tops(out: Path, recipe, total_shards: int, top_k: int) -> None:

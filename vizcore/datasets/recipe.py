@@ -18,6 +18,7 @@ always at the recipe's batch size (a short last batch is padded), so it is trace
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -130,6 +131,30 @@ class IndexRecipe:
         return self.loaded.derived.attribution((self.embedding_layer, *self.layers))
 
     def __call__(self, batch: dict) -> dict:
+        """The index columns for one batch, its forward pass a quick turn on the model."""
+        return self._columns(lambda model_space: self.loaded.call(index_outputs, model_space, view=self.view), batch)
+
+    def map(self, batches: list[dict]) -> list[dict]:
+        """The index columns for several batches, side by side, in one long-run step on the model (the index pass).
+
+        Each batch runs in its own thread, so one batch's serial parts (numpy before and after the
+        model, TensorFlow's single-threaded ops) fill the cores the other leaves idle: two at once
+        gave the local index pass 7% more images/s on 2 cores (bench/index.py). The traced function
+        is shared; its shape stays the recipe's batch size.
+        """
+        if not batches:
+            return []
+        forward = self.view.traced(index_outputs)  # built and looked up once, before the threads
+        with self.loaded.lock.step():
+            if len(batches) == 1:
+                return [self._columns(forward, batches[0])]
+            with ThreadPoolExecutor(len(batches) - 1, thread_name_prefix="vizcore-index-batch") as pool:
+                others = [pool.submit(self._columns, forward, batch) for batch in batches[1:]]
+                first = self._columns(forward, batches[0])
+                return [first, *(future.result() for future in others)]
+
+    def _columns(self, forward, batch: dict) -> dict:
+        """``batch``'s index columns, ``forward`` taking the padded batch in model space to ``index_outputs``."""
         images = np.asarray(batch[IMAGE])
         count = len(images)
         size = self.input_size
@@ -138,7 +163,7 @@ class IndexRecipe:
         padded = np.zeros((self.batch_size, size, size, 3), dtype=np.float32)
         padded[:count] = images
         model_space = np.asarray(self.loaded.spec.preprocessing.to_model(padded), dtype=np.float32)
-        outputs = self.loaded.call(index_outputs, tf.constant(model_space), view=self.view)
+        outputs = forward(tf.constant(model_space))
         outputs = {name: np.asarray(value)[:count] for name, value in outputs.items()}
         probabilities = _probabilities(outputs[SCORE])
         top = np.argsort(-probabilities, axis=1, kind="stable")[:, :TOP_CLASSES].astype(np.int32)
