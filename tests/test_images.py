@@ -3,7 +3,9 @@
 import io
 import struct
 import zlib
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -520,3 +522,68 @@ def test_decode_fitted_of_a_png_is_the_full_decode_fitted():
     fitted, full_size = decode_fitted(buffer.getvalue(), 224)
     assert full_size == (300, 500)
     np.testing.assert_array_equal(fitted, fit_to_model(pixels, 224))
+
+
+def _pillow_pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _plain_jpegs() -> dict[str, bytes]:
+    from skimage import data
+
+    photo = data.astronaut()[:300, :420]
+    variants = {}
+    for name, options in {"4:2:0": {"quality": 90}, "4:4:4": {"quality": 95, "subsampling": 0},
+                          "4:2:2": {"quality": 85, "subsampling": 1}, "progressive": {"quality": 90, "progressive": True},
+                          "optimized": {"quality": 75, "optimize": True}}.items():
+        buffer = io.BytesIO()
+        Image.fromarray(photo).save(buffer, "JPEG", **options)
+        variants[name] = buffer.getvalue()
+    variants["opencv, restart markers"] = cv2.imencode(".jpg", photo[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 80,
+                                                                                 cv2.IMWRITE_JPEG_RST_INTERVAL, 4])[1].tobytes()
+    variants["odd sides"] = _jpeg(photo[:211, :333])
+    variants["skimage rocket.jpg"] = (Path(data.__file__).parent / "rocket.jpg").read_bytes()
+    return variants
+
+
+@pytest.mark.parametrize("name", list(_plain_jpegs()))
+def test_a_plain_jpeg_is_decoded_by_simplejpeg_to_pillows_very_pixels(name):
+    from vizcore.images import _open_checked, _plain_jpeg_pixels, decode_fitted
+
+    data = _plain_jpegs()[name]
+    assert _plain_jpeg_pixels(_open_checked(data, MAX_PIXELS), data, None) is not None  # the fast path is taken
+    pixels = decode_image(data)
+    np.testing.assert_array_equal(pixels, _pillow_pixels(data))
+    assert pixels.flags.c_contiguous and pixels.dtype == np.uint8
+    fitted, full_size = decode_fitted(data, 224)
+    assert full_size == pixels.shape[:2]
+    np.testing.assert_array_equal(fitted, fit_to_model(_pillow_pixels(data), 224))
+
+
+def test_jpegs_that_are_not_plain_go_to_pillow_and_keep_its_results():
+    from vizcore.images import _open_checked, _plain_jpeg_pixels
+
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    grey, cmyk = io.BytesIO(), io.BytesIO()
+    Image.fromarray(rgb).convert("L").save(grey, "JPEG")
+    Image.fromarray(rgb).convert("CMYK").save(cmyk, "JPEG")
+    large = _jpeg(np.zeros((500, 480, 3), np.uint8))
+    not_plain = {"grey": (grey.getvalue(), None), "cmyk": (cmyk.getvalue(), None),
+                 "turned by EXIF": (_jpeg(rgb, orientation=6), None), "drafted at half scale": (large, 224)}
+    for name, (data, draft_side) in not_plain.items():
+        assert _plain_jpeg_pixels(_open_checked(data, MAX_PIXELS), data, draft_side) is None, name
+    assert decode_image(_jpeg(rgb, orientation=6)).shape == (80, 64, 3)
+    np.testing.assert_array_equal(decode_image(grey.getvalue()), _pillow_pixels(grey.getvalue()))
+
+
+def test_damage_libjpeg_only_warns_about_is_read_as_pillow_reads_it_and_a_cut_file_is_refused():
+    import simplejpeg
+
+    photo = _plain_jpegs()["4:2:0"]
+    table = photo.index(b"\xff\xc4")
+    warned = photo[:table] + b"\x00\x00" + photo[table:]  # libjpeg: "2 extraneous bytes before marker 0xc4"
+    with pytest.raises(ValueError, match="extraneous bytes"):
+        simplejpeg.decode_jpeg(warned, strict=True)
+    np.testing.assert_array_equal(decode_image(warned), _pillow_pixels(warned))
+    with pytest.raises(VizcoreError, match="damaged or incomplete"):
+        decode_image(photo[: len(photo) * 2 // 3])
