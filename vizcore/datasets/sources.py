@@ -186,6 +186,14 @@ class EntryReader:
             return str(error)
 
 
+def _is_folder(entry: os.DirEntry) -> bool:
+    """A folder, or a link to one (as os.walk counts them)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def _read_no_follow(path: Path) -> bytes:
     # A file swapped for a link after listing is still not followed.
     with open(path, "rb", opener=lambda name, flags: os.open(name, flags | getattr(os, "O_NOFOLLOW", 0))) as stream:
@@ -195,24 +203,33 @@ def _read_no_follow(path: Path) -> bytes:
 class FolderSource(ImageSource):
     @classmethod
     def open(cls, root: Path) -> FolderSource:
+        """The folder's files, listed with os.scandir: what each entry is comes with the listing, with no call per
+        file (a million-file folder lists in seconds). Links are listed as skipped and never followed; a folder
+        that cannot be listed is passed over, as os.walk does."""
         root = root.resolve()
         files, skipped = [], []
-        for folder, subfolders, names in os.walk(root, followlinks=False):
-            relative = Path(folder).relative_to(root).parts
-            for name in list(subfolders):
-                if (Path(folder) / name).is_symlink():
-                    skipped.append(Skipped("/".join((*relative, name)), _MSG_LINK))
-                    subfolders.remove(name)
-            subfolders[:] = [name for name in subfolders if not _hidden((name,))]
-            for name in names:
-                parts = (*relative, name)
+        folders = [(str(root), ())]
+        while folders:
+            folder, relative = folders.pop()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = list(listing)
+            except OSError:
+                continue
+            for entry in entries:
+                parts = (*relative, entry.name)
+                path = "/".join(parts)
+                if _is_folder(entry):
+                    if entry.is_symlink():
+                        skipped.append(Skipped(path, _MSG_LINK))
+                    elif not _hidden((entry.name,)):
+                        folders.append((entry.path, parts))
+                    continue
                 if _hidden(parts):
                     continue
-                full = Path(folder) / name
-                path = "/".join(parts)
-                if full.is_symlink():
+                if entry.is_symlink():
                     skipped.append(Skipped(path, _MSG_LINK))
-                elif full.is_file():
+                elif entry.is_file(follow_symlinks=False):
                     files.append(ImageFile(path, _label_of(parts)))
                 if len(files) > MAX_FILES:
                     raise VizcoreError(f"The folder holds more than {MAX_FILES:,} files, more than vizcore indexes at once.")
