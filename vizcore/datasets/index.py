@@ -53,8 +53,7 @@ DEFAULT_SHARD_SIZE = 1024  # images per shard: what a killed run can lose
 DEFAULT_TOP_K = 16  # images kept per layer and channel
 ENGINES = ("local", "ray")
 DEFAULT_BATCH_SIZE = 32
-_SIDE_BY_SIDE = 2  # batches the model runs at once (IndexRecipe.map)
-_QUEUE_BATCHES = 2 * _SIDE_BY_SIDE  # decoded batches (and shard ends) the reader may run ahead of the model
+_QUEUE_BATCHES = 4  # decoded batches (and shard ends) the reader may run ahead of the model: two side by side, two more
 _SKIPPED_KEY = b"vizcore.skipped"
 _DONE = object()
 
@@ -520,6 +519,8 @@ class ShardsInTurn:
 
 
 def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None:
+    from vizcore.datasets.recipe import SIDE_BY_SIDE
+
     writer = in_turn.writer
     items: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
     stop = threading.Event()
@@ -541,7 +542,7 @@ def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None
                 skipped = []
                 continue
             batches = [item]
-            while len(batches) < _SIDE_BY_SIDE:  # only what the reader has ready: the model never waits for more
+            while len(batches) < SIDE_BY_SIDE:  # only what the reader has ready: the model never waits for more
                 try:
                     ready = items.get_nowait()
                 except queue.Empty:

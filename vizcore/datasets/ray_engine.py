@@ -75,9 +75,10 @@ class RayRecipe:
         self.recipe = IndexRecipe(ModelChoice(**choice).load(), layers, batch_size)
 
     def __call__(self, batch: dict) -> dict:
+        """Up to ``SIDE_BY_SIDE`` recipe batches of rows, run side by side (``IndexRecipe.map``), as the local engine does."""
         decoded = np.asarray([reason == OK for reason in batch["reason"]], dtype=bool)
         inputs = {name: np.asarray(value)[decoded] for name, value in batch.items() if name != "reason"}
-        outputs = self.recipe(inputs) if decoded.any() else None
+        outputs = self._side_by_side(inputs) if decoded.any() else None
         result = {}
         for name, value in (outputs or {}).items():
             full = np.zeros((len(decoded), *np.shape(value)[1:]), dtype=np.asarray(value).dtype)
@@ -88,6 +89,13 @@ class RayRecipe:
         for name in ("file_index", "path", "label", "height", "width", "reason"):
             result[name] = np.asarray(batch[name])
         return result
+
+    def _side_by_side(self, inputs: dict) -> dict:
+        size = self.recipe.batch_size
+        count = len(inputs["image"])
+        parts = self.recipe.map([{name: value[start : start + size] for name, value in inputs.items()}
+                                 for start in range(0, count, size)])
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     def _empty(self, count: int) -> dict:
         empty = {"top_classes": np.zeros((count, 5), np.int32), "top_probabilities": np.zeros((count, 5), np.float32),
@@ -202,6 +210,8 @@ def run_ray(source, choice, layers, pending, in_turn, batch_size: int, input_siz
             actors: int = 1) -> None:
     """Every file of the ``pending`` shards through Ray; each shard written (``in_turn``, index.ShardsInTurn) once all
     its rows are back."""
+    from vizcore.datasets.recipe import SIDE_BY_SIDE
+
     if choice is None:
         raise VizcoreError("The Ray engine loads the model in each worker, so it needs a registry model or a model file.")
     ray = start_ray(address, actors)
@@ -214,7 +224,7 @@ def run_ray(source, choice, layers, pending, in_turn, batch_size: int, input_siz
                                   batch_size=batch_size, batch_format="numpy", num_cpus=DECODE_CPUS)
     dataset = dataset.map_batches(RayRecipe, fn_constructor_kwargs={"choice": choice.absolute().as_dict(),
                                                                     "layers": tuple(layers), "batch_size": batch_size},
-                                  batch_size=batch_size, batch_format="numpy",
+                                  batch_size=batch_size * SIDE_BY_SIDE, batch_format="numpy",
                                   compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=ACTOR_CPUS)
     try:
         _write_in_turn(dataset.iter_batches(batch_size=None, batch_format="numpy"), in_turn)

@@ -34,6 +34,7 @@ from vizcore.models.layers import check_feature_map_layer, layer_infos
 from vizcore.models.spec import LoadedModel
 
 TOP_CLASSES = 5
+SIDE_BY_SIDE = 2  # batches an index pass hands ``IndexRecipe.map`` at once
 IMAGE = "image"  # the input column: N x S x S x 3 uint8, fitted to the model
 EMBEDDING = "embedding"
 
