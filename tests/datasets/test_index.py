@@ -34,6 +34,12 @@ def test_rows_labels_predictions_and_skipped(built_index):
     assert manifest["counts"]["images"] == 10 and manifest["model"]["embedding_layer"] == "avg_pool"
     assert manifest["skipped"] == [item.as_dict() for item in summary.skipped]
     assert set(manifest["versions"]) >= {"tensorflow", "keras", "vizcore"}
+    shard_size = SETTINGS["shard_size"]  # the model runs batches of two shards at once: each row lands in its own
+    for number in range(3):
+        part = pq.read_table(out / "images" / f"part-{number:05d}.parquet")
+        assert all(number * shard_size <= index < (number + 1) * shard_size for index in part["file_index"].to_pylist())
+        skipped = json.loads(part.schema.metadata[b"vizcore.skipped"])
+        assert [item["path"] for item in skipped] == (["notes.jpg"] if number == 1 else [])
 
 
 def test_top_k_per_channel_matches_the_recipe(built_index, dataset, embedded_model):

@@ -530,34 +530,35 @@ def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None
     reader.start()
     try:
         skipped: list = []
-        held = None  # an item taken while gathering batches that must wait for them
         while True:
-            item, held = (held, None) if held is not None else (items.get(), None)
-            if item is _DONE:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            if isinstance(item, _Shard):
-                in_turn.finish(skipped)
-                skipped = []
-                continue
-            batches = [item]
-            while len(batches) < SIDE_BY_SIDE:  # only what the reader has ready: the model never waits for more
-                try:
-                    ready = items.get_nowait()
-                except queue.Empty:
-                    break
-                if not isinstance(ready, _Batch):
-                    held = ready
-                    break
-                batches.append(ready)
-            for batch in batches:
-                skipped.extend(batch.skipped)
-            for columns in recipe.map([_recipe_input(batch) for batch in batches if len(batch.files)]):
-                writer.add(columns)
+            taken = _next_batches(items, SIDE_BY_SIDE)
+            computed = iter(recipe.map([_recipe_input(item) for item in taken if isinstance(item, _Batch) and item.files]))
+            for item in taken:  # in the reader's order: each shard's rows, then its end
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, _Shard):
+                    in_turn.finish(skipped)
+                    skipped = []
+                    continue
+                skipped.extend(item.skipped)
+                if item.files:
+                    writer.add(next(computed))
     finally:
         stop.set()
         reader.join()
+
+
+def _next_batches(items: queue.Queue, count: int) -> list:
+    """The reader's next items up to ``count`` batches of images, with the shard ends between them (a pair may span
+    two shards), or up to its end or error."""
+    taken = []
+    while sum(1 for item in taken if isinstance(item, _Batch) and item.files) < count:
+        taken.append(items.get())
+        if taken[-1] is _DONE or isinstance(taken[-1], BaseException):
+            break
+    return taken
 
 
 def _recipe_input(batch: _Batch) -> dict:
