@@ -57,6 +57,7 @@ def tiny_model_file(tmp_path_factory):
 def test_build_shows_the_index_and_its_views(built):
     photos = len(built.selectbox(key="dataset_cell").options)  # one cell per label: one image per photo
     assert int(metric(built, "Images")) == photos >= 12
+    assert metric(built, "Built on") == "Server"
     assert [header.value for header in built.subheader] == [
         "Labels and predictions", "Embedding map", "Nearest neighbours of the sidebar image", "Max-activating patches"]
     # Labels are source photos, not ImageNet classes: a table of what each label gets, and no accuracy.

@@ -55,6 +55,7 @@ FOLDERS_VARIABLE = "VIZCORE_DATASET_FOLDERS"
 # The engines a hosted server offers, comma-separated: "local,ray" adds Ray (when it is installed); unset, local only.
 ENGINES_VARIABLE = "VIZCORE_INDEX_ENGINES"
 ENGINE_TITLES = {"local": "This server", "ray": "Ray"}
+BUILT_ON = {"local": "Server", "ray": "Ray"}  # short enough for a metric in a row of six
 # One Ray build per app process: a local Ray is sized for one pool of MAX_RAY_ACTORS workers, and a second
 # pool beside it would starve both of CPU for their read tasks (vizcore/datasets/ray_engine.py).
 _RAY_BUILDS = threading.Lock()
@@ -332,7 +333,8 @@ def index_summary(index: OpenIndex, rows) -> None:
     columns[3].metric("Indexed layers", len(index.layers))
     columns[4].metric("Build time", f"{index.manifest.get('seconds', 0):.0f} s")
     engine = index.manifest["settings"].get("engine", "local")
-    columns[5].metric("Built on", ENGINE_TITLES.get(engine, engine), help="The engine of the build's last run.")
+    columns[5].metric("Built on", BUILT_ON.get(engine, engine),
+                      help="The engine of the build's last run: this server's own process, or Ray.")
     skipped = index.manifest.get("skipped", [])
     if skipped:
         with st.expander(f"{len(skipped)} files skipped"):
