@@ -4,7 +4,8 @@ Every session of the app shares one LoadedModel, and few computations run on it 
 only split the same cores and multiply the memory). Two things make the line short:
 
 - ``Turns`` decides who runs next: one quick request (a prediction, a Grad-CAM, a gradient map,
-  batched) at a time, beside at most one step of a long run (filter gallery, DeepDream, style).
+  batched) at a time, beside at most one step of a long run (filter gallery, DeepDream, style, an
+  index pass).
   A quick request does not wait for the step in progress: waiting behind it cost a prediction
   up to a whole DeepDream step (median 46 ms, max 680 ms against 18 ms idle with 4 dreams
   running; beside the step, 25-27 ms and 37 ms: bench/serve.py). A step waits while any quick
