@@ -53,7 +53,7 @@ DEFAULT_SHARD_SIZE = 1024  # images per shard: what a killed run can lose
 DEFAULT_TOP_K = 16  # images kept per layer and channel
 ENGINES = ("local", "ray")
 DEFAULT_BATCH_SIZE = 32
-_QUEUE_BATCHES = 4  # decoded batches (and shard ends) the reader may run ahead of the model: two side by side, two more
+_QUEUE_BATCHES = 4  # decoded batches (and shard ends) the reader may hold ahead of the model: a pair and the next
 _SKIPPED_KEY = b"vizcore.skipped"
 _DONE = object()
 
@@ -530,9 +530,12 @@ def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None
     reader.start()
     try:
         skipped: list = []
+        held = None  # taken from the queue after a pair's shard ends: the next pair's first item
         while True:
-            taken = _next_batches(items, SIDE_BY_SIDE)
-            computed = iter(recipe.map([_recipe_input(item) for item in taken if isinstance(item, _Batch) and item.files]))
+            taken = _next_batches(items, SIDE_BY_SIDE, held)
+            images = [_recipe_input(item) for item in taken if isinstance(item, _Batch) and item.files]
+            computed = iter(recipe.map(images))
+            held = _shard_ends_after(items, taken)  # so a finished shard is written now, not after the next pair
             for item in taken:  # in the reader's order: each shard's rows, then its end
                 if item is _DONE:
                     return
@@ -550,15 +553,33 @@ def _run_local(source, recipe, pending, in_turn: ShardsInTurn, settings) -> None
         reader.join()
 
 
-def _next_batches(items: queue.Queue, count: int) -> list:
-    """The reader's next items up to ``count`` batches of images, with the shard ends between them (a pair may span
-    two shards), or up to its end or error."""
-    taken = []
-    while sum(1 for item in taken if isinstance(item, _Batch) and item.files) < count:
-        taken.append(items.get())
-        if taken[-1] is _DONE or isinstance(taken[-1], BaseException):
+def _next_batches(items: queue.Queue, count: int, held=None) -> list:
+    """``held`` and the reader's next items, up to ``count`` batches of images with the shard ends between them (a
+    pair may span two shards), or up to its end or error."""
+    taken = [] if held is None else [held]
+    while not taken or not _ends_the_run(taken[-1]):
+        if sum(1 for item in taken if isinstance(item, _Batch) and item.files) == count:
             break
+        taken.append(items.get())
     return taken
+
+
+def _shard_ends_after(items: queue.Queue, taken: list):
+    """Append to ``taken`` the shard ends the reader has already queued after it; the item found after them, if any."""
+    if taken and _ends_the_run(taken[-1]):
+        return None
+    while True:
+        try:
+            item = items.get_nowait()
+        except queue.Empty:
+            return None
+        if not isinstance(item, _Shard):
+            return item
+        taken.append(item)
+
+
+def _ends_the_run(item) -> bool:
+    return item is _DONE or isinstance(item, BaseException)
 
 
 def _recipe_input(batch: _Batch) -> dict:
