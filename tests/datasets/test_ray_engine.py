@@ -1,4 +1,4 @@
-"""The Ray engine on a real local Ray (2 CPUs): the same index as the local engine, and its install hint."""
+"""The Ray engine on a real local Ray (2 CPUs): a stopped build resumed to the local engine's index; its install hint."""
 
 import json
 import subprocess
@@ -16,23 +16,44 @@ from vizcore.errors import VizcoreError
 RAY_SECONDS = 300  # a hung Ray dataset fails the test instead of holding the suite
 
 RAY_RUN = """
-import json, sys
+import json, os, sys, time
 import ray
 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
 from vizcore.datasets.index import IndexSettings, build_index
-settings = json.loads(sys.argv[3])
-summary = build_index(sys.argv[1], sys.argv[2], settings=IndexSettings(**settings), engine="ray")
-print(json.dumps(summary.as_dict()))
+data, out, settings = sys.argv[1], sys.argv[2], IndexSettings(**json.loads(sys.argv[3]))
+
+class Stop(Exception):
+    pass
+
+def stop_after_the_first_shard(done, total):
+    raise Stop  # what the page's Stop does through its progress callback
+
+stopped = False
+try:
+    build_index(data, out, settings=settings, engine="ray", progress=stop_after_the_first_shard)
+except Stop:
+    stopped = True
+deadline = time.monotonic() + 60
+while ray.available_resources().get("CPU") != ray.cluster_resources()["CPU"] and time.monotonic() < deadline:
+    time.sleep(0.2)
+freed = ray.available_resources().get("CPU") == ray.cluster_resources()["CPU"]
+after_stop = sorted(os.listdir(os.path.join(out, "images")))
+summary = build_index(data, out, settings=settings, engine="ray")
+print(json.dumps({**summary.as_dict(), "stopped": stopped, "freed": freed, "after_stop": after_stop,
+                  "computed": summary.shards_computed, "total": summary.shards_total}))
 """
 
 
-def test_ray_and_local_indexes_are_equal(tmp_path, dataset, built_index):
+def test_a_stopped_ray_build_frees_its_workers_and_resumes_to_the_local_engines_index(tmp_path, dataset, built_index):
     local_out, local_summary = built_index
     out = tmp_path / "ray-index"
     result = subprocess.run([sys.executable, "-c", RAY_RUN, str(dataset), str(out), json.dumps(SETTINGS)],
                             capture_output=True, text=True, timeout=RAY_SECONDS)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["stopped"] and summary["freed"]  # the actors and read tasks are gone after the stop
+    assert summary["after_stop"] == ["part-00000.parquet"]  # the reported shard is on disk, nothing half-written
+    assert (summary["computed"], summary["total"]) == (2, 3)
     assert summary["engine"] == "ray" and summary["images"] == local_summary.images
     assert summary["skipped"] == [item.as_dict() for item in local_summary.skipped]
     ray_rows, local_rows = read_images(out).to_pylist(), read_images(local_out).to_pylist()
