@@ -36,3 +36,25 @@ def test_batches_side_by_side_give_each_batch_its_own_columns(nested_loaded):
         assert columns.keys() == alone.keys() and columns["path"].tolist() == batch["path"].tolist()
         for name, value in alone.items():
             assert np.allclose(columns[name].astype(np.float32), value.astype(np.float32), atol=1e-5), name
+
+
+def test_the_side_by_side_thread_lives_as_long_as_its_recipe(nested_loaded):
+    import gc
+    import threading
+    import time
+    import weakref
+
+    def helpers():
+        return {thread for thread in threading.enumerate() if thread.name.startswith("vizcore-index-batch")}
+
+    before = helpers()
+    recipe = IndexRecipe(nested_loaded, ("base_conv2",), batch_size=2)
+    batch = {"image": np.zeros((2, 48, 48, 3), dtype=np.uint8)}
+    for _ in range(3):
+        recipe.map([batch, batch])
+    [mine] = helpers() - before  # one thread for every call, not one per call
+    dropped = weakref.ref(recipe)
+    del recipe
+    gc.collect()
+    mine.join(timeout=5)
+    assert dropped() is None and not mine.is_alive()

@@ -142,7 +142,8 @@ class IndexRecipe:
         Each batch runs in its own thread, so one batch's serial parts (numpy before and after the
         model, TensorFlow's single-threaded ops) fill the cores the other leaves idle: two at once
         gave the local index pass about 7% more images/s on 2 cores (same-window runs over 1,000
-        photos). The traced function is shared; its shape stays the recipe's batch size.
+        photos). The traced function is shared; its shape stays the recipe's batch size. More than
+        ``SIDE_BY_SIDE`` batches wait their turn for a thread.
         """
         if not batches:
             return []
@@ -150,10 +151,15 @@ class IndexRecipe:
         with self.loaded.lock.step():
             if len(batches) == 1:
                 return [self._columns(forward, batches[0])]
-            with ThreadPoolExecutor(len(batches) - 1, thread_name_prefix="vizcore-index-batch") as pool:
-                others = [pool.submit(self._columns, forward, batch) for batch in batches[1:]]
-                first = self._columns(forward, batches[0])
-                return [first, *(future.result() for future in others)]
+            others = [self._helpers.submit(self._columns, forward, batch) for batch in batches[1:]]
+            first = self._columns(forward, batches[0])
+            return [first, *(future.result() for future in others)]
+
+    @functools.cached_property
+    def _helpers(self) -> ThreadPoolExecutor:
+        """The threads beside the caller's for ``map``, kept while the recipe lives (a new thread per call raised the
+        index pass's peak memory by 100-170 MB, bench/index.py's subject); they end when the recipe is dropped."""
+        return ThreadPoolExecutor(SIDE_BY_SIDE - 1, thread_name_prefix="vizcore-index-batch")
 
     def _columns(self, forward, batch: dict) -> dict:
         """``batch``'s index columns, ``forward`` taking the padded batch in model space to ``index_outputs``."""
