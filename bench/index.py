@@ -13,8 +13,8 @@ Claims (issue #12), each measured in one run, every subject in its own process:
 * ``ray_N``: the Ray engine on a local Ray with 1 and 2 model actors against the local engine on the
   same N images (``--ray``, default 2,000 and 10,000): at least 0.7x. Both start from a loaded model
   with nothing derived from it, as ``vizcore index`` does: the local engine builds its folded copy
-  and traces in the timed pass, each Ray actor loads the model, builds and traces its own. Starting Ray itself is outside the timed
-  pass, as with an existing cluster (``--ray-address``). ``images_for_target`` is where the ratio
+  and traces in the timed pass, each Ray actor loads the model, builds and traces its own.
+  Starting Ray itself is outside the timed pass, as with an existing cluster (``--ray-address``). ``images_for_target`` is where the ratio
   reaches 0.7, from each run's start-up and steady rate. For ``local_vs_bare`` the local engine warms
   its copy and trace first, untimed, as the bare pass does. Shards are 64 images, so every run
   writes several.

@@ -187,7 +187,6 @@ def test_a_second_model_builds_its_index_and_shows_the_images_the_two_disagree_o
     assert "Disagreements JSON" in [button.label for button in app.get("download_button")]
 
 
-
 @pytest.fixture(scope="module")
 def small_folder(tmp_path_factory):
     """Three demo images in two class folders and a text file named .jpg: a folder the page has no index of."""
